@@ -1,0 +1,1 @@
+"""The ``sigconv`` command line (installed as the ``sigconv_cli`` package)."""

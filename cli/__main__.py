@@ -1,0 +1,3 @@
+from sigconv_cli.main import main_exit
+
+main_exit()

@@ -1,0 +1,58 @@
+"""What the engine needs from an FFT library, and the helpers both backends share.
+
+A backend hands out *plans*. A plan owns an input buffer (``plan.input``) that the
+engine fills in place (zero padding included), and ``plan.execute()`` returns the
+transform, possibly in a buffer the plan reuses on its next call. Inverse plans are
+unnormalised (the engine folds 1/N into the spectral product, saving one pass).
+
+Plan kinds: ``"r2c"`` (real -> half spectrum over ``axes``, last axis halved),
+``"c2r"`` (its inverse; ``shape`` is the *real* shape), ``"c2c"`` forward and
+``"c2ci"`` inverse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+KINDS = ("r2c", "c2r", "c2c", "c2ci")
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def spectrum_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """Shape of the half spectrum of a real array of ``shape`` transformed over ``axes``."""
+    out = list(shape)
+    out[axes[-1]] = shape[axes[-1]] // 2 + 1
+    return tuple(out)
+
+
+def buffer_shapes(kind: str, shape: tuple[int, ...], axes: tuple[int, ...]):
+    """(input shape, output shape) of a plan; ``shape`` is always the real/full shape."""
+    if kind == "r2c":
+        return shape, spectrum_shape(shape, axes)
+    if kind == "c2r":
+        return spectrum_shape(shape, axes), shape
+    return shape, shape
+
+
+def complex_of(dtype: np.dtype) -> np.dtype:
+    return np.result_type(dtype, np.complex64)
+
+
+def real_of(dtype: np.dtype) -> np.dtype:
+    return np.empty(0, dtype).real.dtype
+
+
+@dataclass(frozen=True)
+class PlanKey:
+    kind: str
+    shape: tuple[int, ...]
+    dtype: str         # the real dtype for r2c/c2r, the complex dtype for c2c
+    axes: tuple[int, ...]
+    workers: int
+    slot: str          # separate buffers for operands used at the same time

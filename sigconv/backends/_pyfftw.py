@@ -1,0 +1,123 @@
+"""The pyFFTW (FFTW) backend: planned transforms on aligned, reused buffers.
+
+Planning: FFTW_ESTIMATE by default, which costs microseconds. Measured plans only
+come from saved wisdom (``sigconv calibrate`` spends the planning time once, with a
+time cap, and saves the wisdom in the user cache directory); a transform found in
+the wisdom is planned with FFTW_WISDOM_ONLY, never measured on a user's call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import numpy as np
+import pyfftw
+
+from ._base import PlanKey, buffer_shapes, complex_of
+from ._cache import PLANS
+
+_FFTW_DTYPES = {np.dtype(np.float32), np.dtype(np.float64),
+                np.dtype(np.complex64), np.dtype(np.complex128)}
+_wisdom_lock = threading.Lock()
+_wisdom_state = {"loaded": None}
+
+
+def _smooth7_sizes(limit: int) -> np.ndarray:
+    vals = []
+    p2 = 1
+    while p2 <= limit:
+        p3 = p2
+        while p3 <= limit:
+            p5 = p3
+            while p5 <= limit:
+                p7 = p5
+                while p7 <= limit:
+                    vals.append(p7)
+                    p7 *= 7
+                p5 *= 5
+            p3 *= 3
+        p2 *= 2
+    return np.array(sorted(vals), dtype=np.int64)
+
+
+_SMOOTH = _smooth7_sizes(2**40)
+
+
+class _FFTWPlan:
+    __slots__ = ("input", "output", "_fftw")
+
+    def __init__(self, key: PlanKey, flags: tuple[str, ...]):
+        in_shape, out_shape = buffer_shapes(key.kind, key.shape, key.axes)
+        base = np.dtype(key.dtype)
+        cplx = complex_of(base)
+        in_dtype = {"r2c": base, "c2r": cplx}.get(key.kind, cplx)
+        out_dtype = {"r2c": cplx, "c2r": base}.get(key.kind, cplx)
+        self.input = pyfftw.empty_aligned(in_shape, in_dtype)
+        self.output = pyfftw.empty_aligned(out_shape, out_dtype)
+        direction = "FFTW_BACKWARD" if key.kind in ("c2r", "c2ci") else "FFTW_FORWARD"
+        threads = key.workers if int(np.prod(key.shape)) >= 32768 else 1
+        try:
+            self._fftw = pyfftw.FFTW(self.input, self.output, axes=key.axes,
+                                     direction=direction, threads=threads,
+                                     flags=("FFTW_MEASURE", "FFTW_WISDOM_ONLY",
+                                            "FFTW_DESTROY_INPUT"))
+        except RuntimeError:   # not in the wisdom: estimate, which is instant
+            self._fftw = pyfftw.FFTW(self.input, self.output, axes=key.axes,
+                                     direction=direction, threads=threads, flags=flags)
+
+    def execute(self) -> np.ndarray:
+        self._fftw.execute()
+        return self.output
+
+
+class PyFFTWBackend:
+    """FFTs through FFTW; plans and their buffers cached in the shared plan cache."""
+
+    name = "pyfftw"
+    supports_longdouble = False
+
+    def __init__(self) -> None:
+        self.flags: tuple[str, ...] = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
+
+    def next_fast_len(self, n: int, real: bool = True) -> int:
+        n = int(n)
+        if n <= 1:
+            return 1
+        return int(_SMOOTH[np.searchsorted(_SMOOTH, n)])
+
+    def plan(self, key: PlanKey) -> _FFTWPlan:
+        if np.dtype(key.dtype) not in _FFTW_DTYPES:
+            raise TypeError(f"FFTW backend cannot transform dtype {key.dtype!r}")
+
+        def build():
+            p = _FFTWPlan(key, self.flags)
+            return p, p.input.nbytes + p.output.nbytes
+        return PLANS.get(("pyfftw", key), build)
+
+    def describe(self) -> str:
+        return f"pyFFTW {pyfftw.__version__} (FFTW)"
+
+
+def load_wisdom(path: str) -> bool:
+    """Import FFTW wisdom saved by ``save_wisdom``; False if absent or unreadable."""
+    with _wisdom_lock:
+        if _wisdom_state["loaded"] == path:
+            return True
+        try:
+            with open(path, encoding="ascii") as fh:
+                wisdom = json.load(fh)["wisdom"]
+            pyfftw.import_wisdom(tuple(w.encode("ascii") for w in wisdom))
+        except (OSError, ValueError, KeyError, TypeError, UnicodeError):
+            return False
+        _wisdom_state["loaded"] = path
+        return True
+
+
+def save_wisdom(path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="ascii") as fh:
+        json.dump({"wisdom": [w.decode("ascii") for w in pyfftw.export_wisdom()]}, fh)
+    os.replace(tmp, path)
