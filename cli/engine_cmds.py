@@ -1,0 +1,145 @@
+"""``sigconv info``, ``sigconv calibrate`` and ``sigconv convolve`` (arrays in files)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from ._common import add_output_options, note
+
+_ARRAY_EXTS = (".npy", ".csv", ".txt")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="version, FFT backend, threads, calibration profile")
+    p.set_defaults(run=run_info)
+
+    p = sub.add_parser("calibrate",
+                       help="measure this machine's cost constants and FFTW plans")
+    p.add_argument("--seconds", type=float, default=60.0,
+                   help="time cap for FFTW plan measurement (default 60; 0 skips it)")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress notes")
+    p.set_defaults(run=run_calibrate)
+
+    p = sub.add_parser("convolve", help="convolve two arrays stored in .npy/.csv/.txt files")
+    p.add_argument("a", metavar="A", help="first array (.npy, .csv or whitespace .txt)")
+    p.add_argument("b", metavar="B", help="second array (kernel)")
+    add_output_options(p)
+    p.add_argument("--mode", default="full", choices=["full", "same", "valid"])
+    p.add_argument("--method", default="auto", choices=["auto", "direct", "fft", "oa"])
+    p.add_argument("--correlate", action="store_true",
+                   help="cross-correlate (do not flip B)")
+    p.add_argument("--explain", action="store_true", help="print the plan on stderr")
+    p.set_defaults(run=run_convolve)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    import sigconv
+    from sigconv import _profile, backends
+
+    names = backends.available_backends()
+    b = backends.get_backend()
+    print(f"sigconv {sigconv.__version__}")
+    print(f"backend: {b.name} ({b.describe()})")
+    print(f"available backends: {', '.join(names)}")
+    err = backends.pyfftw_error()
+    if err:
+        print(f"pyfftw unavailable: {err}")
+    print(f"threads: {backends.default_workers()}")
+    prof = _profile.profile_path()
+    state = "present" if _profile.load_profile() else "absent, built-in constants in use"
+    print(f"calibration profile: {prof} ({state})")
+    wis = _profile.wisdom_path()
+    print(f"FFTW wisdom: {wis} ({'present' if os.path.exists(wis) else 'absent'})")
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from sigconv import _profile, backends
+    from sigconv.engine import _calibrate, _planner
+
+    workers = args.workers or backends.default_workers()
+    say = (lambda msg: None) if args.quiet else (lambda msg: note(args, f"measuring {msg}"))
+    made = 0
+    if args.seconds > 0:
+        made = _calibrate.plan_wisdom(workers=workers, seconds=args.seconds, progress=say)
+    constants = _calibrate.measure(workers=workers, progress=say)
+    path = _profile.save_profile(constants, backend=backends.get_backend().name,
+                                 workers=workers)
+    _planner.reset_constants()
+    for k, v in constants.items():
+        print(f"{k:14s} {v:.4g}")
+    print(f"profile saved to {path}")
+    if made:
+        print(f"FFTW wisdom for {made} transforms saved to {_profile.wisdom_path()}")
+    return 0
+
+
+def _read_array(path: str) -> np.ndarray:
+    from sigconv import FileFormatError
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _ARRAY_EXTS:
+        raise FileFormatError(f"{path!r}: unsupported array file type {ext!r} "
+                              f"(use one of {', '.join(_ARRAY_EXTS)})")
+    if not os.path.isfile(path):
+        raise FileFormatError(f"{path!r}: no such file")
+    try:
+        if ext == ".npy":
+            return np.load(path, allow_pickle=False)
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        delim = "," if ext == ".csv" else None
+        rows = [r for r in text.splitlines() if r.strip() and not r.lstrip().startswith("#")]
+        if not rows:
+            raise ValueError("no numbers in the file")
+        arr = np.loadtxt(rows, delimiter=delim, ndmin=1, dtype=float)
+        if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and \
+                not any(c in text for c in ".eE"):
+            arr = arr.astype(np.int64)
+        return arr
+    except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
+        raise FileFormatError(f"{path!r}: not a readable {ext} array ({exc})") from None
+
+
+def _write_array(path: str, arr: np.ndarray) -> None:
+    from sigconv import InputError
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        with open(path, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+        return
+    if arr.dtype.kind == "c":
+        raise InputError(f"complex results need a .npy output, not {ext!r}")
+    if arr.ndim > 2:
+        raise InputError(f"a {arr.ndim}-d result needs a .npy output, not {ext!r}")
+    fmt = "%d" if arr.dtype.kind in "biu" else "%.17g"
+    np.savetxt(path, np.atleast_1d(arr), fmt=fmt, delimiter="," if ext == ".csv" else " ")
+
+
+def run_convolve(args: argparse.Namespace) -> int:
+    import sigconv
+    from sigconv import InputError
+    from sigconv._io import atomic_output, check_output_path
+
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext not in _ARRAY_EXTS:
+        raise InputError(f"output {args.output!r}: unsupported array file type {ext!r} "
+                         f"(use one of {', '.join(_ARRAY_EXTS)})")
+    check_output_path(args.output, [args.a, args.b], force=args.force)
+    a, b = _read_array(args.a), _read_array(args.b)
+    fn = sigconv.correlate if args.correlate else sigconv.convolve
+    if args.explain:
+        k = b if not args.correlate else b[tuple(slice(None, None, -1) for _ in range(b.ndim))]
+        plan = sigconv.explain(a, k, args.mode, args.method)
+        print(f"sigconv: plan {plan}", file=sys.stderr)
+    out = fn(a, b, args.mode, args.method)
+    with atomic_output(args.output) as tmp:
+        _write_array(tmp, np.asarray(out))
+    note(args, f"wrote {args.output} ({'x'.join(map(str, np.shape(out)))} {out.dtype})")
+    return 0

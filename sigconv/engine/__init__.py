@@ -1,0 +1,9 @@
+"""The convolution engine: validation, planner, and the direct / overlap-add / FFT methods."""
+
+from ._api import (choose_conv_method, convolve, correlate, explain, fftconvolve,
+                   oaconvolve)
+from ._planner import Plan
+from ._two_d import convolve2d, correlate2d
+
+__all__ = ["Plan", "choose_conv_method", "convolve", "convolve2d", "correlate", "correlate2d",
+           "explain", "fftconvolve", "oaconvolve"]

@@ -1,0 +1,281 @@
+"""Public engine functions: thin wrappers over ``prepare -> make_plan -> run``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..backends import default_workers, get_backend
+from . import _exact
+from ._direct import direct
+from ._fft import fftconv, oaconv
+from ._planner import Plan, make_plan
+from ._validate import Problem, as_operand, check_method, check_mode, prepare
+
+Mode = Literal["full", "same", "valid"]
+Method = Literal["auto", "direct", "fft", "oa"]
+
+
+def _resolve(p: Problem, backend, workers):
+    if workers is None:
+        workers = default_workers()
+    elif int(workers) < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    b = get_backend(backend)
+    if p is not None:
+        cdt = np.result_type(p.x.dtype, p.h.dtype)
+        if cdt.kind in "fc" and cdt.itemsize > (8 if cdt.kind == "f" else 16) \
+                and not getattr(b, "supports_longdouble", False):
+            b = get_backend("scipy")      # long double: only pocketfft transforms it
+    return b, int(workers)
+
+
+def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool) -> np.ndarray:
+    rdt = p.result_dtype
+    if plan.method == "direct":
+        return direct(p, plan.variant or "taps")
+    if plan.method == "fft":
+        y = fftconv(p, backend, workers)            # a view of a plan buffer
+    else:
+        y = oaconv(p, backend, workers, plan.axis, plan.block)
+    if rounded and rdt.kind in "biu":
+        acc = np.rint(y).astype(np.int64)
+        return _exact.finish_integer(acc, rdt, _exact.output_bound(p))
+    if plan.method == "oa" and y.dtype == rdt and y.flags.c_contiguous:
+        return y                                     # fresh memory, already the answer
+    if rdt.kind != "c" and y.dtype.kind == "c":
+        y = y.real
+    return np.array(y, dtype=rdt, copy=True)
+
+
+def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool):
+    check_method(method)
+    p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
+    if p is None:
+        return early
+    if fft_style and not p.axes:
+        # every convolved axis has length 1: a broadcast product, as scipy returns it
+        return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
+    b, w = _resolve(p, backend, workers)
+    plan = make_plan(p, method, b, w)
+    out = _execute(p, plan, b, w, rounded=not fft_style)
+    if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
+            and not np.isfinite(out.flat[0]):
+        # One non-finite input value spreads over every output of a transform.
+        if method == "auto":
+            plan = Plan(method="direct", variant="taps" if len(p.axes) > 1 else "lines")
+            return _execute(p, plan, b, w, rounded=not fft_style)
+        warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
+                      "output. Consider using method='direct' instead.", RuntimeWarning,
+                      stacklevel=3)
+    return out
+
+
+def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto",
+             axes=None, *, backend: str | None = None, workers: int | None = None) -> np.ndarray:
+    """Convolve two N-D arrays, choosing direct, overlap-add or FFT by predicted cost.
+
+    A drop-in replacement for :func:`scipy.signal.convolve` (same arguments, output
+    shapes, dtypes and exception types), with more methods and an ``axes`` option.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        Inputs with the same number of dimensions. Along axes not convolved,
+        sizes must match or be 1 (they broadcast).
+    mode : {"full", "same", "valid"}
+        ``full``: every overlap (length ``n + m - 1``); ``same``: the size of
+        ``in1``, centred; ``valid``: only full overlaps (``max - min + 1``).
+    method : {"auto", "direct", "fft", "oa"}
+        ``auto`` asks the planner (see :func:`explain`); the others force a method.
+    axes : int or sequence of int, optional
+        Axes to convolve over (default: all).
+    backend : {"pyfftw", "scipy"}, optional, keyword-only
+        FFT backend (default: pyfftw when it imports, else scipy.fft).
+    workers : int, optional, keyword-only
+        Threads for the transforms (default: all cores).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``np.result_type(in1, in2)``: integer inputs give exact integers (widened,
+        with a RuntimeWarning, rather than wrapped if they do not fit), float32
+        stays float32.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``mode``/``method``, different ``ndim``, incompatible shapes,
+        'valid' mode with neither input at least as large in every axis, bad
+        ``axes``, empty inputs.
+    TypeError
+        Non-numeric dtypes.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.convolve([1, 2, 3], [2, 3, 4])
+    array([ 2,  7, 16, 17, 12])
+    >>> sigconv.convolve([[1, 2, 0, 3], [4, 1, 0, 2], [3, 2, 1, 0], [0, 1, 2, 4]],
+    ...                  [[0, 1, 2], [2, 2, 0], [1, 0, 1]], mode="valid")
+    array([[11, 14],
+           [11,  9]])
+    """
+    if method == "auto" and axes is None and mode in _NP_MODES:
+        fast = _small_1d(in1, in2, mode)
+        if fast is not None:
+            return fast
+    return _run(in1, in2, mode, method, axes, backend, workers, fft_style=False)
+
+
+_NP_MODES = ("full", "same", "valid")
+_SMALL_MACS = 40_000      # below this many multiply-adds numpy.convolve always wins
+
+
+def _small_1d(in1, in2, mode):
+    """numpy.convolve straight away for small 1-D float/complex/int problems, else None.
+
+    Skips the planner (tens of microseconds) where its answer is known: a direct
+    convolution of fewer than ``_SMALL_MACS`` products, or a kernel of at most 3 taps.
+    """
+    a = in1 if isinstance(in1, np.ndarray) else np.asarray(in1)
+    v = in2 if isinstance(in2, np.ndarray) else np.asarray(in2)
+    if a.ndim != 1 or v.ndim != 1:
+        return None
+    n, m = a.size, v.size
+    if not n or not m or (n * m > _SMALL_MACS and min(n, m) > 3):
+        return None
+    if mode == "same" and n < m:
+        return None
+    ka, kv = a.dtype.kind, v.dtype.kind
+    if ka in "fc" and kv in "fc":
+        if a.dtype.itemsize > 16 or v.dtype.itemsize > 16 or "e" in (a.dtype.char,
+                                                                       v.dtype.char):
+            return None
+        return np.convolve(a, v, mode)
+    if ka in "iu" and kv in "iu":
+        rdt = np.result_type(a, v)
+        bound = min(n, m) * _exact.data_maxabs(a) * _exact.data_maxabs(v)
+        if _exact.fits(bound, rdt):
+            return np.convolve(a.astype(rdt, copy=False), v.astype(rdt, copy=False), mode)
+    return None
+
+
+def _reverse_conj(a: np.ndarray, axes) -> np.ndarray:
+    if axes is None:
+        axes = range(a.ndim)
+    elif np.ndim(axes) == 0:
+        axes = [axes]
+    sl = [slice(None)] * a.ndim
+    for ax in axes:
+        sl[int(ax)] = slice(None, None, -1)
+    r = a[tuple(sl)]
+    return r.conj() if r.dtype.kind == "c" else r
+
+
+def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto",
+              axes=None, *, backend: str | None = None,
+              workers: int | None = None) -> np.ndarray:
+    """Cross-correlate two N-D arrays: ``convolve(in1, reversed conj(in2))``.
+
+    A drop-in replacement for :func:`scipy.signal.correlate`; arguments and return
+    as :func:`convolve`. The kernel is not flipped, which is what deep-learning
+    "convolution" layers compute.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.correlate([1, 2, 3], [0, 1, 0.5])
+    array([0.5, 2. , 3.5, 3. , 0. ])
+    """
+    check_mode(mode)
+    check_method(method)
+    a2 = as_operand(in2, "in2")
+    a1 = as_operand(in1, "in1")
+    if a1.ndim != a2.ndim:
+        raise ValueError(f"in1 and in2 should have the same dimensionality, "
+                         f"got {a1.ndim}-d and {a2.ndim}-d")
+    if a2.ndim == 0:
+        return convolve(a1, a2.conj() if a2.dtype.kind == "c" else a2, mode, method, axes,
+                        backend=backend, workers=workers)
+    return convolve(a1, _reverse_conj(a2, axes), mode, method, axes,
+                    backend=backend, workers=workers)
+
+
+def fftconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes=None, *,
+                backend: str | None = None, workers: int | None = None) -> np.ndarray:
+    """Convolve two N-D arrays with one FFT over the whole (padded) extent.
+
+    A drop-in replacement for :func:`scipy.signal.fftconvolve`: integer inputs give
+    float64 results, empty inputs an empty array.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.fftconvolve([1, 2, 3], [2, 3, 4]).round(6)
+    array([ 2.,  7., 16., 17., 12.])
+    """
+    return _run(in1, in2, mode, "fft", axes, backend, workers, fft_style=True)
+
+
+def oaconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes=None, *,
+               backend: str | None = None, workers: int | None = None) -> np.ndarray:
+    """Convolve two N-D arrays by overlap-add: blocks of the longer along one axis.
+
+    A drop-in replacement for :func:`scipy.signal.oaconvolve`; the planner picks the
+    blocked axis and the block length from its cost model.
+
+    Examples
+    --------
+    >>> import numpy as np, sigconv
+    >>> x = np.arange(10.0)
+    >>> bool(np.allclose(sigconv.oaconvolve(x, [1, -1]), np.convolve(x, [1, -1])))
+    True
+    """
+    return _run(in1, in2, mode, "oa", axes, backend, workers, fft_style=True)
+
+
+def explain(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto",
+            axes=None, *, backend: str | None = None, workers: int | None = None) -> Plan:
+    """The :class:`Plan` ``convolve`` would follow, with the predicted cost of each method.
+
+    Examples
+    --------
+    >>> import numpy as np, sigconv
+    >>> sigconv.explain(np.ones(10**6), np.ones(301)).method
+    'oa'
+    """
+    check_method(method)
+    p, early = prepare(in1, in2, mode, axes, fft_style=False)
+    if p is None:
+        return Plan(method="direct", reason="0-d or empty inputs: nothing to plan")
+    b, w = _resolve(p, backend, workers)
+    return make_plan(p, method, b, w)
+
+
+def choose_conv_method(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full",
+                       measure: bool = False):
+    """The method ``convolve(..., method="auto")`` would use, as scipy's chooser.
+
+    Returns ``"direct"``, ``"fft"`` or ``"oa"``. With ``measure=True``, runs every
+    method and returns ``(fastest, {method: seconds})``, like
+    :func:`scipy.signal.choose_conv_method`.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.choose_conv_method([1, 2, 3], [4, 5])
+    'direct'
+    """
+    if measure:
+        import timeit
+        times = {}
+        for m in ("direct", "fft", "oa"):
+            timer = timeit.Timer(lambda m=m: convolve(in1, in2, mode, m))
+            number, _ = timer.autorange()
+            times[m] = min(timer.repeat(3, number)) / number
+        return min(times, key=times.get), times
+    return explain(in1, in2, mode).method

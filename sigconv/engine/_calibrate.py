@@ -1,0 +1,126 @@
+"""Measure the planner's cost constants on this machine (``sigconv calibrate``).
+
+Each constant is timed on the primitive it stands for (numpy.convolve, one tap of
+the taps loop, one transform through the backend's cached plans, one pass of the
+spectral product), as the median of several repeats. Optionally FFTW wisdom is
+measured for the transform lengths the planner uses most, under a time cap.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from ..backends import PlanKey, get_backend
+from ._direct import _taps
+from ._validate import prepare
+
+
+def _median_time(fn, repeat: int = 7, min_time: float = 0.02) -> float:
+    fn()
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time or number >= 1 << 16:
+            break
+        number *= 2
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return statistics.median(times)
+
+
+def _fft_exec_time(backend, n: int, dtype: str, workers: int, kind: str = "r2c") -> float:
+    plan = backend.plan(PlanKey(kind, (n,), dtype, (0,), workers, "calibrate"))
+    plan.input[...] = 1
+    return _median_time(plan.execute)
+
+
+def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
+    """Time the primitives and return the cost constants (seconds per unit)."""
+    b = get_backend(backend)
+    rng = np.random.default_rng(0)
+    say = progress or (lambda msg: None)
+    c: dict[str, float] = {}
+
+    say("numpy.convolve")
+    small_x, small_h = rng.random(16), rng.random(3)
+    c["np_call"] = _median_time(lambda: np.convolve(small_x, small_h))
+    big_x, big_h = rng.random(100_000), rng.random(64)
+    t = _median_time(lambda: np.convolve(big_x, big_h))
+    c["np_mac"] = max(t - c["np_call"], 1e-9) / (big_x.size * big_h.size)
+
+    say("taps loop")
+    img, k = rng.random((512, 512)), rng.random((3, 3))
+    p, _ = prepare(img, k, "full", None, fft_style=False)
+    t_big = _median_time(lambda: _taps(p.x, p.h, p))
+    tiny, tk = rng.random((4, 4)), rng.random((3, 3))
+    q, _ = prepare(tiny, tk, "full", None, fft_style=False)
+    t_small = _median_time(lambda: _taps(q.x, q.h, q))
+    c["tap_call"] = t_small / 9
+    c["tap_elem"] = max(t_big / 9 - c["tap_call"], 1e-9) / (514 * 514)
+
+    say("transforms")
+    # per-transform overhead: a whole tiny FFT convolution (three transforms, plan
+    # look-ups, padding, product) divided by three
+    from ._api import convolve
+    c["fft_call"] = _median_time(
+        lambda: convolve(small_x, small_h, method="fft", backend=b, workers=1)) / 3
+    n = 1 << 18
+    t1 = _fft_exec_time(b, n, "<f8", 1)
+    c["fft_nlogn"] = max(t1 - c["fft_call"], 1e-9) / (n * np.log2(n))
+    c["float32_gain"] = _fft_exec_time(b, n, "<f4", 1) / t1
+    c["complex_cost"] = _fft_exec_time(b, n, "<c16", 1, "c2c") / t1
+    if workers > 1:
+        nb = 1 << 21
+        c["thread_gain"] = max(1.0, _fft_exec_time(b, nb, "<f8", 1)
+                               / _fft_exec_time(b, nb, "<f8", workers))
+
+    say("memory passes")
+    X = (rng.random(n) + 1j * rng.random(n))
+    H = X.copy()
+    Y = np.empty_like(X)
+    c["mem_elem"] = _median_time(lambda: np.multiply(X, H, out=Y)) / n
+    return c
+
+
+def plan_wisdom(backend=None, workers: int = 2, seconds: float = 60.0, progress=None) -> int:
+    """Measure FFTW plans (with a time cap) for common lengths; return how many were made."""
+    b = get_backend(backend)
+    if b.name != "pyfftw":
+        return 0
+    import pyfftw
+
+    from ..backends._pyfftw import save_wisdom
+    from .._profile import wisdom_path
+
+    say = progress or (lambda msg: None)
+    deadline = time.monotonic() + seconds
+    made = 0
+    lengths = sorted({b.next_fast_len(int(2 ** e)) for e in np.arange(6, 21, 0.5)})
+    for n in lengths:
+        for dt in ("float64", "float32"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            say(f"FFTW plan {dt} n={n}")
+            a = pyfftw.empty_aligned(n, dt)
+            out = pyfftw.empty_aligned(n // 2 + 1, np.result_type(dt, np.complex64))
+            pyfftw.FFTW(a, out, flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"),
+                        threads=workers if n >= 32768 else 1,
+                        planning_timelimit=min(left, 5.0))
+            pyfftw.FFTW(out, a, direction="FFTW_BACKWARD",
+                        flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"),
+                        threads=workers if n >= 32768 else 1,
+                        planning_timelimit=min(left, 5.0))
+            made += 2
+    save_wisdom(wisdom_path())
+    return made

@@ -1,0 +1,224 @@
+"""The FFT and overlap-add methods.
+
+Both compute a *circular* convolution long enough that the part of the linear
+convolution the mode keeps is not aliased. Keeping the full-result window
+``[s, e)`` of an axis where the operands have lengths n and m (full length
+``n + m - 1``) needs a transform length L with ``L >= e`` (the window does not
+wrap) and ``L >= n + m - 1 - s`` (what wraps from the end lands before ``s``).
+For 'valid' that is just ``L >= max(n, m)``; for 'same' about ``n + m/2``.
+
+Work buffers belong to cached plans (see ``sigconv.backends``), so repeated calls
+of one shape neither plan nor allocate again; 1/N is folded into the kernel side.
+
+Overlap-add cuts the signal along one axis into blocks of B samples, convolves
+each block with the kernel through transforms of length ``L = B + m - 1`` (B is
+chosen by the planner so that L is a fast length), and adds each block's tail of
+``m - 1`` samples onto the next block. Blocks are processed in chunks whose
+buffers stay a few MB, so memory is bounded by the output and the chunk, not by
+the number of blocks, and FFTW works on many blocks per call (threads split them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backends import PlanKey
+from ..backends._base import real_of
+from ._validate import Problem, fft_dtype
+
+
+# Single-precision problems whose transforms hold at most this many points are
+# transformed in double precision: free at that size, and it keeps results near
+# zero at the float32 rounding of the *output* rather than of the whole signal.
+SMALL_DOUBLE_POINTS = 1 << 14
+
+
+def compute_dtype(p: Problem, points: int | None = None) -> tuple[np.dtype, bool]:
+    """(transform dtype, is_complex) for ``p``; ``points``: size of its transforms."""
+    dt = fft_dtype(np.result_type(p.x.dtype, p.h.dtype))
+    if points is not None and points <= SMALL_DOUBLE_POINTS and dt.itemsize == \
+            (8 if dt.kind == "c" else 4):
+        dt = np.dtype(np.complex128 if dt.kind == "c" else np.float64)
+    return dt, dt.kind == "c"
+
+
+def fft_length(n: int, m: int, s: int, e: int) -> int:
+    """Shortest circular length that keeps the window [s, e) of an (n, m) convolution."""
+    return max(e, n + m - 1 - s, n, m)   # and room for both operands
+
+
+def _fill(buf: np.ndarray, src: np.ndarray, scale: float | None = None) -> None:
+    """Copy ``src`` into the corner of ``buf`` (casting, optionally scaling); zero the rest."""
+    corner = tuple(slice(0, d) for d in src.shape)
+    if scale is None:
+        np.copyto(buf[corner], src, casting="unsafe")
+    else:
+        np.multiply(src, scale, out=buf[corner], dtype=buf.dtype, casting="unsafe")
+    for a, d in enumerate(src.shape):
+        if d < buf.shape[a]:
+            sl = [slice(None)] * buf.ndim
+            sl[a] = slice(d, None)
+            buf[tuple(sl)] = 0
+
+
+def _plans(backend, shape_x, shape_h, shape_out, axes, cdt, is_complex, workers, tag):
+    rdt = real_of(cdt)
+    if is_complex:
+        fx = backend.plan(PlanKey("c2c", shape_x, cdt.str, axes, workers, tag + "x"))
+        fh = backend.plan(PlanKey("c2c", shape_h, cdt.str, axes, workers, tag + "h"))
+        inv = backend.plan(PlanKey("c2ci", shape_out, cdt.str, axes, workers, tag + "y"))
+    else:
+        fx = backend.plan(PlanKey("r2c", shape_x, rdt.str, axes, workers, tag + "x"))
+        fh = backend.plan(PlanKey("r2c", shape_h, rdt.str, axes, workers, tag + "h"))
+        inv = backend.plan(PlanKey("c2r", shape_out, rdt.str, axes, workers, tag + "y"))
+    return fx, fh, inv
+
+
+def fft_shape(p: Problem, backend) -> tuple[int, ...]:
+    """Transform lengths on the convolved axes (fast lengths of the backend)."""
+    _, cplx = compute_dtype(p)
+    return tuple(backend.next_fast_len(
+        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
+        for a in p.axes)
+
+
+def fftconv(p: Problem, backend, workers: int) -> np.ndarray:
+    axes = p.axes
+    lens = fft_shape(p, backend)
+    cdt, cplx = compute_dtype(p, math.prod(lens) * max(p.x.size // math.prod(
+        p.x.shape[a] for a in axes), p.h.size // math.prod(p.h.shape[a] for a in axes)))
+    sx = list(p.x.shape)
+    sh = list(p.h.shape)
+    for a, L in zip(axes, lens):
+        sx[a] = sh[a] = L
+    so = [max(i, j) if a not in axes else i for a, (i, j) in enumerate(zip(sx, sh))]
+    fx, fh, inv = _plans(backend, tuple(sx), tuple(sh), tuple(so), axes, cdt, cplx,
+                         workers, "f")
+    # Put 1/N on the smaller operand.
+    scale = 1.0 / math.prod(lens)
+    small_on_h = p.h.size <= p.x.size
+    _fill(fx.input, p.x, None if small_on_h else scale)
+    _fill(fh.input, p.h, scale if small_on_h else None)
+    X = fx.execute()
+    H = fh.execute()
+    np.multiply(X, H, out=inv.input)
+    y = inv.execute()
+    sl = tuple(slice(s, e) for s, e in zip(p.start, p.stop))
+    return y[sl]   # a view of a plan buffer: the caller copies it out
+
+
+def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
+           chunk_bytes: int = 4 * 2**20) -> np.ndarray:
+    """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand."""
+    x, h = p.x, p.h
+    if x.shape[axis] < h.shape[axis]:
+        x, h = h, x
+    n, m = x.shape[axis], h.shape[axis]
+    B = block
+    L = B + m - 1
+    nb = -(-n // B)
+    cdt, cplx = compute_dtype(p, L * nb * max(x.size, h.size) // max(n, 1))
+    ndim = x.ndim
+    others = [a for a in p.axes if a != axis]
+    other_lens = {a: backend.next_fast_len(
+        fft_length(x.shape[a], h.shape[a], p.start[a], p.stop[a]), not cplx) for a in others}
+
+    def ins(a):  # index of original axis `a` in the chunk layout (C inserted at `axis`)
+        return a if a < axis else a + 1
+
+    # chunk layout: x.shape with `axis` replaced by (C, L)
+    row = math.prod(other_lens.get(a, x.shape[a]) for a in range(ndim) if a != axis) * L
+    C = int(max(1, min(nb, chunk_bytes // max(1, row * cdt.itemsize))))
+    fft_axes = tuple(sorted([ins(a) for a in others] + [axis + 1]))
+
+    def layout(shape, c):
+        s = [other_lens.get(a, shape[a]) for a in range(ndim)]
+        return tuple(s[:axis] + [c, L] + s[axis + 1:])
+
+    sx, sh = layout(x.shape, C), layout(h.shape, 1)
+    so = tuple(max(i, j) if k not in fft_axes and k != axis else i
+               for k, (i, j) in enumerate(zip(sx, sh)))
+    fx, fh, inv = _plans(backend, sx, sh, so, fft_axes, cdt, cplx, workers, "o")
+
+    # Kernel spectrum, once per call (copied: the plan's output buffer is reused).
+    scale = 1.0 / (L * math.prod(other_lens.values()))
+    _fill(fh.input, np.expand_dims(h, axis), scale)
+    H = fh.execute().copy()
+
+    # Output accumulator along `axis`: blocks' heads are assigned, tails carried.
+    out_other = []
+    crop = []
+    for a in range(ndim):
+        if a == axis:
+            continue
+        if a in others:
+            out_other.append(p.stop[a] - p.start[a])
+            crop.append(slice(p.start[a], p.stop[a]))
+        else:
+            out_other.append(so[ins(a)])
+            crop.append(slice(None))
+    acc_len = nb * B + m - 1
+    acc_shape = tuple(out_other[:axis] + [acc_len] + out_other[axis:])
+    acc = np.empty(acc_shape, dtype=cdt if cplx else real_of(cdt))
+    tail = m - 1
+
+    def along(arr, sl):  # index `sl` on the chunk layout's C and L axes, crop the others
+        full = list(crop[:axis]) + list(sl) + list(crop[axis:])
+        return arr[tuple(full)]
+
+    def acc_blocks(k0, c, lo, hi):  # view of acc blocks k0..k0+c, samples lo..hi of each
+        seg = acc[(slice(None),) * axis + (slice(k0 * B, (k0 + c) * B),)]
+        seg = seg.reshape(seg.shape[:axis] + (c, B) + seg.shape[axis + 1:])
+        return seg[(slice(None),) * axis + (slice(None), slice(lo, hi))]
+
+    carry = None
+    xin = fx.input
+    for k0 in range(0, nb, C):
+        c = min(C, nb - k0)
+        seg = x[(slice(None),) * axis + (slice(k0 * B, min(n, (k0 + c) * B)),)]
+        got = seg.shape[axis]
+        # fill blocks: whole blocks by reshape, the last partial block padded
+        whole = got // B
+        xin[(slice(None),) * axis + (slice(None), slice(B, None))] = 0
+        if c < C:
+            xin[(slice(None),) * axis + (slice(c, None),)] = 0
+        for a in others:
+            sl = [slice(None)] * xin.ndim
+            sl[ins(a)] = slice(x.shape[a], None)
+            xin[tuple(sl)] = 0
+        core = tuple(slice(0, x.shape[a]) if a in others else slice(None)
+                     for a in range(ndim) if a != axis)
+        if whole:
+            src = seg[(slice(None),) * axis + (slice(0, whole * B),)]
+            src = src.reshape(src.shape[:axis] + (whole, B) + src.shape[axis + 1:])
+            dst = xin[core[:axis] + (slice(0, whole), slice(0, B)) + core[axis:]]
+            np.copyto(dst, src, casting="unsafe")
+        if got > whole * B:
+            rest = seg[(slice(None),) * axis + (slice(whole * B, got),)]
+            r = got - whole * B
+            dst = xin[core[:axis] + (whole, slice(0, B)) + core[axis:]]
+            dst[(slice(None),) * axis + (slice(r, None),)] = 0
+            np.copyto(dst[(slice(None),) * axis + (slice(0, r),)], rest, casting="unsafe")
+        X = fx.execute()
+        np.multiply(X, H, out=inv.input)
+        Y = inv.execute()
+        # heads: assign; tails: add onto the next block's head
+        np.copyto(acc_blocks(k0, c, 0, B), along(Y, (slice(0, c), slice(0, B))))
+        if carry is not None:
+            head = acc[(slice(None),) * axis + (slice(k0 * B, k0 * B + tail),)]
+            head += carry
+        if tail:
+            if c > 1:
+                nxt = acc_blocks(k0 + 1, c - 1, 0, tail)
+                nxt += along(Y, (slice(0, c - 1), slice(B, L)))
+            carry = along(Y, (slice(c - 1, c), slice(B, L)))
+            carry = carry.reshape(carry.shape[:axis] + carry.shape[axis + 1:]).copy()
+    if tail:
+        end = acc[(slice(None),) * axis + (slice(nb * B, nb * B + tail),)]
+        np.copyto(end, carry)
+    # the kept window along `axis`, and 'same' crops of broadcast (non-convolved) axes
+    sl = tuple(slice(None) if a in others else slice(p.start[a], p.stop[a])
+               for a in range(ndim))
+    return acc[sl]

@@ -1,0 +1,281 @@
+"""The planner: a cost model that predicts each method's time and picks the least.
+
+The planner is pure: shapes, dtypes, mode and the backend's fast lengths in, a
+:class:`Plan` out; nothing is timed during a call. The constants below are
+seconds per unit of work, fitted on the development machine (2-core VM) by
+``benchmarks/calibrate_model.py`` (the same code as ``sigconv calibrate``, which
+stores a per-user profile that replaces this table when present).
+
+Cost of each candidate:
+
+* direct "lines": ``lines * (np_call + macs_per_line * np_mac)``;
+* direct "taps": ``taps * (tap_call + out_size * tap_elem)``;
+* direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
+* fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch)
+  plus ``mem_elem`` per element for padding, the spectral product and the copy out;
+* overlap-add along one axis with transform length L: the same per block, times
+  the number of blocks, plus the kernel's transform once. L is searched over the
+  backend's fast lengths; the block is ``B = L - m + 1``.
+
+Transforms are ``float32_gain`` cheaper in single precision, ``complex_cost``
+dearer for complex data, and ``thread_gain`` faster on transforms of at least
+``thread_min`` points when more than one worker is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _profile
+from . import _exact
+from ._direct import ndimage_ok
+from ._fft import compute_dtype, fft_length
+from ._validate import Problem
+
+# Fitted by benchmarks/calibrate_model.py on the 2-core development VM (2026-11-22).
+DEFAULT_CONSTANTS = {
+    "np_call": 3.0e-6,      # numpy.convolve call overhead, s
+    "np_mac": 4.0e-10,      # numpy.convolve per multiply-add (float64), s
+    "tap_call": 9.0e-6,     # Python overhead per tap of the taps loop, s
+    "tap_elem": 2.0e-9,     # per output element per tap (multiply + add), s
+    "nd_call": 2.0e-5,      # scipy.ndimage.correlate call overhead, s
+    "nd_mac": 1.2e-9,       # scipy.ndimage.correlate per multiply-add, s
+    "fft_call": 2.0e-5,     # per transform of an FFT convolution (plans, padding), s
+    "fft_nlogn": 3.5e-10,   # per N*log2(N) of a real float64 transform, s
+    "mem_elem": 1.0e-9,     # per element moved (pad, product, copy out), s
+    "float32_gain": 0.6,
+    "complex_cost": 2.3,
+    "thread_gain": 1.5,
+    "thread_min": 65536.0,
+}
+
+# Below this predicted direct time, a transform must be 2x faster to be chosen.
+ACCURACY_BIAS_SECONDS = 1e-3
+
+_state: dict = {"constants": None}
+
+
+def constants() -> dict:
+    """The cost constants in use: the user's calibration profile if present, else defaults."""
+    if _state["constants"] is None:
+        merged = dict(DEFAULT_CONSTANTS)
+        saved = _profile.load_profile()
+        if saved:
+            merged.update({k: v for k, v in saved.items() if k in merged})
+        _state["constants"] = merged
+    return _state["constants"]
+
+
+def reset_constants(values: dict | None = None) -> None:
+    """Forget cached constants (reload the profile next time), or install ``values``."""
+    _state["constants"] = None if values is None else {**DEFAULT_CONSTANTS, **values}
+
+
+@dataclass
+class Plan:
+    """What the planner decided for one convolution, and why.
+
+    Attributes
+    ----------
+    method : str
+        ``"direct"``, ``"fft"`` or ``"oa"``.
+    variant : str or None
+        For direct: ``"lines"`` (numpy.convolve per line) or ``"taps"``.
+    axis : int or None
+        For overlap-add: the axis cut into blocks.
+    block : int or None
+        For overlap-add: samples per block (the transform length is
+        ``block + m - 1``).
+    fft_shape : tuple of int or None
+        Transform lengths on the convolved axes (fft), or of one block (oa).
+    costs : dict
+        Predicted seconds of every candidate considered (``"direct:lines"``,
+        ``"direct:taps"``, ``"fft"``, ``"oa:axis=0"``...).
+    backend : str
+        FFT backend the transforms would use.
+    workers : int
+        Threads the transforms may use.
+    reason : str
+        Why this method (cheapest, forced, exactness, dtype...).
+    """
+
+    method: str
+    variant: str | None = None
+    axis: int | None = None
+    block: int | None = None
+    fft_shape: tuple[int, ...] | None = None
+    costs: dict = field(default_factory=dict)
+    backend: str = ""
+    workers: int = 1
+    reason: str = ""
+
+
+def _fft_time(c: dict, n_points: int, batch: int, real: bool, single: bool,
+              workers: int, calls: int = 1) -> float:
+    if n_points <= 1:
+        return c["fft_call"] * calls
+    t = c["fft_nlogn"] * batch * n_points * math.log2(n_points)
+    if not real:
+        t *= c["complex_cost"]
+    if single:
+        t *= c["float32_gain"]
+    if workers > 1 and n_points * batch >= c["thread_min"]:
+        t /= c["thread_gain"]
+    return t + c["fft_call"] * calls
+
+
+def _batch(shape, axes) -> int:
+    return math.prod(d for a, d in enumerate(shape) if a not in axes)
+
+
+def direct_costs(p: Problem, c: dict) -> dict:
+    costs = {}
+    axes = p.axes
+    out_size = math.prod(p.out_shape)
+    itemsize_factor = 1.0 if p.result_dtype.itemsize <= 8 else 2.0
+    if len(axes) == 1:
+        (a,) = axes
+        n, m = p.x.shape[a], p.h.shape[a]
+        lines = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
+                          if k != a)
+        if p.mode == "valid":
+            macs = (max(n, m) - min(n, m) + 1) * min(n, m)
+        else:
+            macs = n * m
+        costs["direct:lines"] = lines * (c["np_call"] + macs * c["np_mac"] * itemsize_factor)
+    taps = min(math.prod(p.x.shape[a] for a in axes), math.prod(p.h.shape[a] for a in axes))
+    costs["direct:taps"] = taps * (c["tap_call"] + out_size * c["tap_elem"] * itemsize_factor)
+    if ndimage_ok(p):
+        computed = math.prod(max(e - s_, p.x.shape[a], p.h.shape[a]) if a in axes else e - s_
+                             for a, (s_, e) in enumerate(zip(p.start, p.stop)))
+        costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
+            2.0 if p.result_dtype.kind == "c" else 1.0)
+    return costs
+
+
+def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[int, ...]]:
+    cdt, cplx = compute_dtype(p)
+    single = cdt.itemsize == (8 if cplx else 4)
+    lens = tuple(backend.next_fast_len(
+        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
+        for a in p.axes)
+    npts = math.prod(lens)
+    bx, bh = _batch(p.x.shape, p.axes), _batch(p.h.shape, p.axes)
+    bo = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
+                   if k not in p.axes)
+    t = (_fft_time(c, npts, bx, not cplx, single, workers)
+         + _fft_time(c, npts, bh, not cplx, single, workers)
+         + _fft_time(c, npts, bo, not cplx, single, workers))
+    moved = npts * (bx + bh + 2 * bo) + math.prod(p.out_shape)
+    t += moved * c["mem_elem"] * (0.5 if single else 1.0)
+    return t, lens
+
+
+def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
+    """Best (cost, block, L) of overlap-add cutting ``axis`` into blocks."""
+    cdt, cplx = compute_dtype(p)
+    single = cdt.itemsize == (8 if cplx else 4)
+    n, m = p.x.shape[axis], p.h.shape[axis]
+    if n < m:
+        n, m = m, n
+    others = [a for a in p.axes if a != axis]
+    other_pts = math.prod(backend.next_fast_len(
+        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
+        for a in others)
+    bo = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
+                   if k not in p.axes)
+    best = None
+    L = backend.next_fast_len(max(2 * m - 1, 16), not cplx)
+    top = backend.next_fast_len(n + m - 1, not cplx)
+    while True:
+        B = L - m + 1
+        nb = -(-n // B)
+        pts = L * other_pts
+        row_bytes = pts * bo * cdt.itemsize
+        per_chunk = max(1, min(nb, (4 * 2**20) // max(1, row_bytes)))
+        chunks = -(-nb // per_chunk)
+        t = 2 * _fft_time(c, pts, nb * bo, not cplx, single, workers, calls=chunks)
+        t += _fft_time(c, pts, 1, not cplx, single, workers)
+        t += (nb * pts * bo * 3 + n * bo) * c["mem_elem"] * (0.5 if single else 1.0)
+        t += chunks * 12 * c["tap_call"]          # Python bookkeeping per chunk
+        if best is None or t < best[0]:
+            best = (t, B, L)
+        if L >= top:
+            break
+        L = backend.next_fast_len(int(L * 1.25) + 1, not cplx)
+    return best
+
+
+def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
+    c = constants()
+    name = getattr(backend, "name", str(backend))
+    kind = np.result_type(p.x.dtype, p.h.dtype).kind
+    plan = Plan(method="direct", backend=name, workers=workers)
+    if not p.axes:
+        plan.variant, plan.reason = "taps", "no axis needs convolving (sizes of 1 broadcast)"
+        return plan
+    if kind in "bO":
+        if method in ("fft", "oa") and kind == "O":
+            raise TypeError(f"method {method!r} cannot convolve object arrays; "
+                            "use method='direct'")
+        if kind == "O" or method in ("auto", "direct"):
+            plan.variant, plan.reason = "taps", "object dtype" if kind == "O" else "bool dtype"
+            plan.costs = direct_costs(p, c)
+            if "direct:lines" in plan.costs and kind == "b":
+                plan.variant = "lines"
+            return plan
+    costs = direct_costs(p, c)
+    variant = min((k for k in costs), key=costs.get).split(":")[1]
+    if method == "direct":
+        plan.variant, plan.costs, plan.reason = variant, costs, "forced"
+        return plan
+    # Tiny problems: a transform cannot win and planning further costs more than it saves.
+    if method == "auto" and min(costs.values()) < 2e-5:
+        plan.variant, plan.costs, plan.reason = variant, costs, "small: direct is cheapest"
+        return plan
+    fft_t, lens = fft_cost(p, c, backend, workers)
+    costs["fft"] = fft_t
+    oa_best = None
+    for a in p.axes:
+        if max(p.x.shape[a], p.h.shape[a]) >= 2 * min(p.x.shape[a], p.h.shape[a]) \
+                or method == "oa":
+            t, B, L = oa_cost(p, c, backend, workers, a)
+            costs[f"oa:axis={a}"] = t
+            if oa_best is None or t < oa_best[0]:
+                oa_best = (t, a, B, L)
+    plan.costs = costs
+    if method == "oa" and oa_best is None:   # pragma: no cover - loop above always runs
+        method = "fft"
+    if method == "auto":
+        choice = min(costs, key=costs.get)
+        method = choice.split(":")[0]
+        if method == "oa" and oa_best[0] >= fft_t * 0.97:   # near tie: one big transform
+            method = "fft"
+        plan.reason = "cheapest predicted"
+        direct_t = min(v for k, v in costs.items() if k.startswith("direct"))
+        if method != "direct" and direct_t < ACCURACY_BIAS_SECONDS \
+                and costs[choice] > 0.5 * direct_t:
+            # Direct sums are exact for small integers and far more accurate for
+            # values of mixed magnitude; on small problems a transform must be at
+            # least twice as fast to be worth that.
+            method = "direct"
+            plan.reason = "small problem: direct for accuracy (transform < 2x faster)"
+    else:
+        plan.reason = "forced"
+    if method in ("fft", "oa") and kind in "iu":
+        size = oa_best[3] if method == "oa" else math.prod(lens)
+        if not _exact.fft_is_exact(p, size):
+            plan.method, plan.variant = "direct", variant
+            plan.reason = "integer inputs too large for an exact FFT result"
+            return plan
+    if method == "direct":
+        plan.variant = variant
+    elif method == "fft":
+        plan.method, plan.fft_shape = "fft", lens
+    else:
+        _, a, B, L = oa_best
+        plan.method, plan.axis, plan.block, plan.fft_shape = "oa", a, B, (L,)
+    return plan

@@ -1,0 +1,120 @@
+"""``convolve2d`` / ``correlate2d``: scipy.signal's 2-D functions with boundary handling.
+
+A boundary other than zero fill is done by extending ``in1`` by ``m - 1`` samples on
+each side (numpy.pad: 'wrap' is periodic, 'symm' mirrors with the edge repeated)
+and taking the 'valid' convolution of the extension, which is the 'full' result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._api import _reverse_conj, convolve, correlate
+from ._validate import as_operand, check_mode
+
+_BOUNDARIES = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
+               "symm": "symmetric", "symmetric": "symmetric"}
+
+
+def _check(in1, in2, mode, boundary, fillvalue, name):
+    a1 = as_operand(in1, "in1")
+    a2 = as_operand(in2, "in2")
+    if not a1.ndim == a2.ndim == 2:
+        raise ValueError(f"{name} inputs must both be 2-D arrays, got {a1.ndim}-d "
+                         f"and {a2.ndim}-d")
+    check_mode(mode)
+    if boundary not in _BOUNDARIES:
+        raise ValueError("Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), "
+                         f"and 'symmetric' (or 'symm'), not {boundary!r}")
+    fill = np.asarray(fillvalue)
+    if fill.size != 1:
+        raise ValueError("`fillvalue` must be scalar or an array with one element, "
+                         f"not {fillvalue!r}")
+    rdt = np.result_type(a1, a2)
+    fill = fill.reshape(())
+    if fill.dtype.kind == "c" and rdt.kind != "c" and fill.imag != 0:
+        raise ValueError("could not cast `fillvalue` directly to the output type "
+                         f"{rdt}: {fillvalue!r}")
+    return a1, a2, rdt, fill
+
+
+def _extended_full(a1, a2, rdt, boundary, fill, conv, **kw):
+    m0, m1 = a2.shape
+    padw = ((m0 - 1, m0 - 1), (m1 - 1, m1 - 1))
+    mode = _BOUNDARIES[boundary]
+    base = a1.astype(rdt, copy=False)
+    if mode == "constant":
+        ext = np.pad(base, padw, mode="constant", constant_values=fill.astype(rdt).item()
+                     if rdt.kind != "O" else fill.item())
+    else:
+        ext = np.pad(base, padw, mode=mode)
+    return conv(ext, a2, "valid", **kw)
+
+
+def _crop_same(full, shape, *, correlation=False):
+    """The 'same' part: centred, rounding down for convolution and up for correlation
+    (the kernel is reversed, so its centre is too; scipy's 2-D functions do this)."""
+    starts = []
+    for f, n in zip(full.shape, shape):
+        extra = f - n
+        starts.append(extra - extra // 2 if correlation else extra // 2)
+    return full[starts[0]:starts[0] + shape[0], starts[1]:starts[1] + shape[1]].copy()
+
+
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=None,
+               workers=None) -> np.ndarray:
+    """Convolve two 2-D arrays with a boundary rule, as :func:`scipy.signal.convolve2d`.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        2-D inputs.
+    mode : {"full", "same", "valid"}
+        Output size, as in :func:`sigconv.convolve`.
+    boundary : {"fill", "wrap", "symm"}
+        How ``in1`` is extended: ``fillvalue``, periodically, or mirrored.
+    fillvalue : scalar
+        Value outside ``in1`` for ``boundary="fill"``.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.convolve2d([[1, 2], [3, 4]], [[1, 1]], boundary="wrap")
+    array([[3, 3, 3],
+           [7, 7, 7]])
+    """
+    a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "convolve2d")
+    kw = {"backend": backend, "workers": workers}
+    if mode == "valid" or (_BOUNDARIES[boundary] == "constant" and fill == 0):
+        return convolve(a1, a2, mode, **kw)
+    full = _extended_full(a1, a2, rdt, boundary, fill, convolve, **kw)
+    return full if mode == "full" else _crop_same(full, a1.shape)
+
+
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=None,
+                workers=None) -> np.ndarray:
+    """Cross-correlate two 2-D arrays with a boundary rule, as :func:`scipy.signal.correlate2d`.
+
+    In 'valid' mode with ``in2`` the larger, scipy returns the reversed
+    ``correlate2d(in2, in1)`` (the complex conjugate of the true correlation); this
+    function does the same so that it stays a drop-in replacement.
+
+    Examples
+    --------
+    >>> import sigconv
+    >>> sigconv.correlate2d([[1, 2, 3]], [[1, 1]], mode="valid")
+    array([[3, 5]])
+    """
+    a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "correlate2d")
+    kw = {"backend": backend, "workers": workers}
+    if mode == "valid":
+        if not (a1.shape[0] >= a2.shape[0] and a1.shape[1] >= a2.shape[1]) and \
+                (a2.shape[0] >= a1.shape[0] and a2.shape[1] >= a1.shape[1]):
+            return correlate(a2, a1, "valid", **kw)[::-1, ::-1].copy()
+        return correlate(a1, a2, "valid", **kw)
+    if _BOUNDARIES[boundary] == "constant" and fill == 0:
+        full = correlate(a1, a2, "full", **kw)
+    else:
+        full = _extended_full(a1, _reverse_conj(a2, None), rdt, boundary, fill, convolve,
+                              **kw)
+    return full if mode == "full" else _crop_same(full, a1.shape, correlation=True)

@@ -1,0 +1,102 @@
+"""``sigconv info|convolve|calibrate`` through main([...]) in tmp_path."""
+
+import numpy as np
+import pytest
+
+from sigconv_cli.main import main
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "backend:" in out and "threads:" in out and "calibration profile:" in out
+
+
+@pytest.mark.parametrize("ext", [".npy", ".csv", ".txt"])
+def test_convolve_files_round_trip(tmp_path, ext):
+    a, b = tmp_path / "a.txt", tmp_path / "b.csv"
+    a.write_text("1 2 3\n")
+    b.write_text("2,3,4\n")
+    out = tmp_path / f"out{ext}"
+    assert main(["convolve", str(a), str(b), "-o", str(out), "--quiet"]) == 0
+    got = np.load(out) if ext == ".npy" else np.loadtxt(out, delimiter="," if ext == ".csv"
+                                                        else None)
+    assert got.tolist() == [2, 7, 16, 17, 12]
+
+
+def test_convolve_2d_valid_npy(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[1, 2, 0, 3], [4, 1, 0, 2], [3, 2, 1, 0],
+                                          [0, 1, 2, 4]]))
+    np.save(tmp_path / "k.npy", np.array([[0, 1, 2], [2, 2, 0], [1, 0, 1]]))
+    out = tmp_path / "o.npy"
+    assert main(["convolve", str(tmp_path / "m.npy"), str(tmp_path / "k.npy"), "-o", str(out),
+                 "--mode", "valid", "--method", "fft", "--quiet"]) == 0
+    assert np.load(out).tolist() == [[11, 14], [11, 9]]
+
+
+def _error(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sigconv: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_missing_input(tmp_path, capsys):
+    (tmp_path / "a.npy").write_bytes(b"")
+    assert main(["convolve", str(tmp_path / "nope.csv"), str(tmp_path / "a.npy"),
+                 "-o", str(tmp_path / "o.npy")]) == 1
+    assert "nope.csv" in _error(capsys)
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_garbage_input(tmp_path, capsys):
+    (tmp_path / "a.csv").write_text("1,2,x\n")
+    (tmp_path / "b.csv").write_text("1\n")
+    assert main(["convolve", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                 "-o", str(tmp_path / "o.csv")]) == 1
+    assert "a.csv" in _error(capsys)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_existing_output_needs_force_and_input_is_never_overwritten(tmp_path, capsys):
+    a = tmp_path / "a.csv"
+    a.write_text("1,2\n")
+    out = tmp_path / "o.csv"
+    out.write_text("keep\n")
+    assert main(["convolve", str(a), str(a), "-o", str(out)]) == 1
+    assert "--force" in _error(capsys) and out.read_text() == "keep\n"
+    assert main(["convolve", str(a), str(a), "-o", str(a), "--force"]) == 1
+    assert "input" in _error(capsys) and a.read_text() == "1,2\n"
+    assert main(["convolve", str(a), str(a), "-o", str(out), "--force", "--quiet"]) == 0
+    assert np.loadtxt(out, delimiter=",").tolist() == [1, 4, 4]
+
+
+def test_bad_mode_is_a_usage_error(tmp_path, capsys):
+    assert main(["convolve", "a.csv", "b.csv", "-o", "o.csv", "--mode", "wide"]) == 2
+    assert "wide" in _error(capsys)
+
+
+def test_valid_shape_error_is_clean(tmp_path, capsys):
+    np.save(tmp_path / "a.npy", np.ones((2, 3)))
+    np.save(tmp_path / "b.npy", np.ones((3, 2)))
+    assert main(["convolve", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "-o",
+                 str(tmp_path / "o.npy"), "--mode", "valid"]) == 1
+    assert "valid" in _error(capsys)
+    assert list(tmp_path.iterdir()) == [tmp_path / "a.npy", tmp_path / "b.npy"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy"]
+
+
+def test_calibrate_writes_profile(tmp_path, monkeypatch, capsys):
+    from sigconv import _profile
+    from sigconv.engine import _planner
+
+    monkeypatch.setattr(_profile, "cache_dir", lambda: str(tmp_path))
+    assert main(["calibrate", "--seconds", "0", "--quiet"]) == 0
+    assert (tmp_path / "profile.json").exists()
+    saved = _profile.load_profile()
+    assert saved["np_mac"] > 0 and saved["fft_nlogn"] > 0
+    _planner.reset_constants()
+    assert _planner.constants()["np_mac"] == saved["np_mac"]
+    monkeypatch.undo()
+    _planner.reset_constants()

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from sigconv import backends
+
+BACKENDS = backends.available_backends()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def naive_full(x, h):
+    """Exact full convolution by the definition, in Python integers/objects."""
+    x = np.asarray(x, dtype=object)
+    h = np.asarray(h, dtype=object)
+    out = np.zeros(tuple(i + j - 1 for i, j in zip(x.shape, h.shape)), dtype=object)
+    for i in np.ndindex(*x.shape):
+        for j in np.ndindex(*h.shape):
+            out[tuple(a + b for a, b in zip(i, j))] += x[i] * h[j]
+    return out
+
+
+def crop(full, s1, s2, mode):
+    """The 'same'/'valid' part of a full result, by scipy.signal's rules."""
+    if mode == "full":
+        return full
+    if mode == "same":
+        start = [(f - n) // 2 for f, n in zip(full.shape, s1)]
+        return full[tuple(slice(a, a + n) for a, n in zip(start, s1))]
+    size = [max(a, b) - min(a, b) + 1 for a, b in zip(s1, s2)]
+    start = [min(a, b) - 1 for a, b in zip(s1, s2)]
+    return full[tuple(slice(a, a + n) for a, n in zip(start, size))]
+
+
+def naive(x, h, mode="full"):
+    return crop(naive_full(x, h), np.shape(x), np.shape(h), mode)

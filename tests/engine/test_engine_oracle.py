@@ -1,0 +1,205 @@
+"""Every method x mode x backend x dtype against the exact naive oracle."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from conftest import naive
+
+import sigconv
+
+METHODS = ["auto", "direct", "fft", "oa"]
+MODES = ["full", "same", "valid"]
+DTYPES = [np.int64, np.int16, np.uint8, np.float32, np.float64, np.complex128, np.complex64]
+SHAPES_1D = [(1, 1), (1, 4), (5, 1), (7, 3), (8, 4), (3, 7), (4, 8), (32, 5), (5, 32)]
+SHAPES_2D = [((1, 1), (1, 1)), ((5, 6), (3, 2)), ((4, 4), (3, 3)), ((3, 2), (5, 6)),
+             ((9, 8), (1, 3)), ((6, 7), (6, 7))]
+
+
+def _operand(rng, shape, dtype):
+    dt = np.dtype(dtype)
+    if dt.kind == "c":
+        return (rng.integers(-9, 10, shape) + 1j * rng.integers(-9, 10, shape)).astype(dt)
+    lo = 0 if dt.kind == "u" else -9
+    return rng.integers(lo, 10, shape).astype(dt)
+
+
+def _check(got, x, h, mode):
+    want = naive(x, h, mode)
+    assert got.shape == want.shape
+    rt = np.result_type(x, h)
+    assert got.dtype == rt
+    if rt.kind in "iu":
+        assert np.array_equal(got.astype(object), want)
+    else:
+        tol = 1e-3 if rt in (np.float32, np.complex64) else 1e-9
+        np.testing.assert_allclose(got.astype(np.complex128), want.astype(np.complex128),
+                                   rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_1d_against_oracle(method, mode, dtype, backend):
+    rng = np.random.default_rng(1)
+    for n, m in SHAPES_1D:
+        x, h = _operand(rng, n, dtype), _operand(rng, m, dtype)
+        got = sigconv.convolve(x, h, mode, method, backend=backend)
+        _check(got, x, h, mode)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.float64, np.complex128])
+def test_2d_against_oracle(method, mode, dtype, backend):
+    rng = np.random.default_rng(2)
+    for s1, s2 in SHAPES_2D:
+        x, h = _operand(rng, s1, dtype), _operand(rng, s2, dtype)
+        got = sigconv.convolve(x, h, mode, method, backend=backend)
+        _check(got, x, h, mode)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_correlate_is_convolve_with_reversed_conjugate(method, backend):
+    rng = np.random.default_rng(3)
+    x = _operand(rng, (6, 5), np.complex128)
+    h = _operand(rng, (3, 2), np.complex128)
+    for mode in MODES:
+        got = sigconv.correlate(x, h, mode, method, backend=backend)
+        want = naive(x, np.conj(h[::-1, ::-1]), mode)
+        np.testing.assert_allclose(got, want.astype(complex), atol=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_axes_and_broadcasting(method, backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, 2))
+    h = rng.standard_normal((41, 1))
+    for mode in MODES:
+        got = sigconv.convolve(x, h, mode, method, axes=0, backend=backend)
+        want = np.stack([np.convolve(x[:, c], h[:, 0], mode) for c in range(2)], axis=1)
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    # a stereo kernel on a stereo signal pairs the channels
+    h2 = rng.standard_normal((41, 2))
+    got = sigconv.convolve(x, h2, "full", method, axes=0, backend=backend)
+    want = np.stack([np.convolve(x[:, c], h2[:, c]) for c in range(2)], axis=1)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["fft", "oa", "direct"])
+def test_long_signal_blocks(method, backend):
+    """Overlap-add over many chunks, partial last block, float32 kept."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(200_003).astype(np.float32)
+    h = rng.standard_normal(1001).astype(np.float32)
+    want = np.convolve(x.astype(np.float64), h.astype(np.float64))
+    for mode in MODES:
+        got = sigconv.convolve(x, h, mode, method, backend=backend)
+        assert got.dtype == np.float32
+        ref = want if mode == "full" else np.convolve(x.astype(float), h.astype(float), mode)
+        np.testing.assert_allclose(got, ref, atol=2e-3 * np.abs(ref).max() * 1e-2 + 1e-3)
+
+
+def test_fft_style_functions_dtypes(backend):
+    x, h = np.arange(10), np.arange(3)
+    for fn in (sigconv.fftconvolve, sigconv.oaconvolve):
+        out = fn(x, h, backend=backend)
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out, np.convolve(x, h), atol=1e-12)
+        out32 = fn(x.astype(np.float32), h.astype(np.float32), backend=backend)
+        assert out32.dtype == np.float32
+        assert fn([], [1.0]).size == 0
+
+
+def test_worked_examples():
+    assert sigconv.convolve([1, 2, 3], [2, 3, 4]).tolist() == [2, 7, 16, 17, 12]
+    m = [[1, 2, 0, 3], [4, 1, 0, 2], [3, 2, 1, 0], [0, 1, 2, 4]]
+    k = [[0, 1, 2], [2, 2, 0], [1, 0, 1]]
+    for method in METHODS:
+        assert sigconv.convolve(m, k, "valid", method).tolist() == [[11, 14], [11, 9]]
+    # the text's 1-D example of a 'valid' slide: x = 0..4 with w = (1, -1, 2)
+    assert sigconv.convolve([0, 1, 2, 3, 4], [1, -1, 2], "valid").tolist() == [1, 3, 5]
+
+
+@pytest.mark.parametrize("method", ["direct", "fft", "oa", "auto"])
+def test_integers_beyond_float_precision_are_exact(method, backend):
+    rng = np.random.default_rng(6)
+    x = rng.integers(-(2**26), 2**26, 3000)
+    h = rng.integers(-(2**26), 2**26, 700)
+    got = sigconv.convolve(x, h, method=method, backend=backend)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, np.convolve(x.astype(object), h.astype(object)))
+
+
+def test_integer_overflow_widens_instead_of_wrapping():
+    x = np.full(4, 100, dtype=np.int8)
+    with pytest.warns(RuntimeWarning, match="does not fit int8"):
+        out = sigconv.convolve(x, x)
+    assert out.dtype == np.int32   # 40000 does not fit int16
+    assert out.tolist() == [10000, 20000, 30000, 40000, 30000, 20000, 10000]
+    big = np.array([2**40], dtype=np.int64)
+    with pytest.warns(RuntimeWarning):
+        out = sigconv.convolve(big, big)
+    assert out.dtype == object and out[0] == 2**80
+
+
+def test_small_int_results_keep_their_dtype():
+    x = np.array([1, 2, 3], dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = sigconv.convolve(x, x)
+    assert out.dtype == np.uint8 and out.tolist() == [1, 4, 10, 12, 9]
+
+
+def test_nan_stays_local_with_auto(backend):
+    x = np.ones(20_000)
+    x[1000] = np.nan
+    h = np.ones(5000)
+    out = sigconv.convolve(x, h, backend=backend)
+    bad = np.flatnonzero(~np.isfinite(out))
+    assert bad.min() == 1000 and bad.max() == 1000 + 4999
+    with pytest.warns(RuntimeWarning, match="NAN or inf"):
+        forced = sigconv.convolve(x, h, method="fft", backend=backend)
+    assert np.isnan(forced).all()
+
+
+def test_bool_and_object_inputs():
+    a = np.array([True, False, True])
+    assert sigconv.convolve(a, a).tolist() == [True, False, True, False, True]
+    from fractions import Fraction
+    fr = np.array([Fraction(1, 2), Fraction(1, 3)], dtype=object)
+    assert sigconv.convolve(fr, fr).tolist() == [Fraction(1, 4), Fraction(1, 3),
+                                                 Fraction(1, 9)]
+    with pytest.raises(TypeError, match="object"):
+        sigconv.convolve(fr, fr, method="fft")
+
+
+def test_zero_d_inputs():
+    assert sigconv.convolve(np.array(3), np.array(4)) == 12
+    assert sigconv.fftconvolve(np.array(3.0), np.array(4.0)) == 12.0
+
+
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+@pytest.mark.parametrize("mode", MODES)
+def test_convolve2d_boundaries_match_scipy(boundary, mode):
+    import scipy.signal as ss
+    rng = np.random.default_rng(7)
+    a = rng.integers(-5, 6, (7, 9))
+    b = rng.integers(-5, 6, (3, 4))
+    for fn, ref in ((sigconv.convolve2d, ss.convolve2d),
+                    (sigconv.correlate2d, ss.correlate2d)):
+        got = fn(a, b, mode, boundary, fillvalue=2)
+        want = ref(a, b, mode, boundary, fillvalue=2)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_all_combinations_of_1d_sizes_match_numpy():
+    rng = np.random.default_rng(8)
+    for n, m in itertools.product([1, 2, 3, 10, 33, 100], repeat=2):
+        x, h = rng.standard_normal(n), rng.standard_normal(m)
+        for mode in MODES:
+            if mode == "same" and n < m:
+                continue
+            np.testing.assert_allclose(sigconv.convolve(x, h, mode, "oa"),
+                                       np.convolve(x, h, mode), atol=1e-10)
