@@ -20,8 +20,12 @@ import numpy as np
 KINDS = ("r2c", "c2r", "c2c", "c2ci")
 
 
+_CPUS = os.cpu_count() or 1
+
+
 def default_workers() -> int:
-    return os.cpu_count() or 1
+    """Threads used by default: every core."""
+    return _CPUS
 
 
 def spectrum_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

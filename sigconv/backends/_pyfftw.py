@@ -8,6 +8,7 @@ the wisdom is planned with FFTW_WISDOM_ONLY, never measured on a user's call.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import threading
@@ -42,7 +43,7 @@ def _smooth7_sizes(limit: int) -> np.ndarray:
     return np.array(sorted(vals), dtype=np.int64)
 
 
-_SMOOTH = _smooth7_sizes(2**40)
+_SMOOTH = _smooth7_sizes(2**40).tolist()
 
 
 class _FFTWPlan:
@@ -85,7 +86,7 @@ class PyFFTWBackend:
         n = int(n)
         if n <= 1:
             return 1
-        return int(_SMOOTH[np.searchsorted(_SMOOTH, n)])
+        return _SMOOTH[bisect.bisect_left(_SMOOTH, n)]
 
     def plan(self, key: PlanKey) -> _FFTWPlan:
         if np.dtype(key.dtype) not in _FFTW_DTYPES:

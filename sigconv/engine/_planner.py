@@ -24,6 +24,8 @@ dearer for complex data, and ``thread_gain`` faster on transforms of at least
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -72,6 +74,7 @@ def constants() -> dict:
 def reset_constants(values: dict | None = None) -> None:
     """Forget cached constants (reload the profile next time), or install ``values``."""
     _state["constants"] = None if values is None else {**DEFAULT_CONSTANTS, **values}
+    _plan_shapes.cache_clear()
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Plan:
     backend: str = ""
     workers: int = 1
     reason: str = ""
+    reason_variant: str = field(default="taps", repr=False)  # direct variant if demoted
 
 
 def _fft_time(c: dict, n_points: int, batch: int, real: bool, single: bool,
@@ -210,10 +214,35 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
 
 
 def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
-    c = constants()
+    """The plan for ``p``: memoised on shapes, dtypes and options (the planner is pure),
+    then checked against the data where integer exactness depends on it."""
     name = getattr(backend, "name", str(backend))
+    key = (p.x.shape, p.h.shape, p.x.dtype.str, p.h.dtype.str, p.axes, p.start, p.stop,
+           p.mode, p.result_dtype.str, method, name, workers, id(constants()))
+    plan = dataclasses.replace(_plan_shapes(key))
     kind = np.result_type(p.x.dtype, p.h.dtype).kind
-    plan = Plan(method="direct", backend=name, workers=workers)
+    if plan.method in ("fft", "oa") and kind in "iu":
+        size = math.prod(plan.fft_shape)
+        if not _exact.fft_is_exact(p, size):
+            plan.method, plan.axis, plan.block, plan.fft_shape = "direct", None, None, None
+            plan.variant = plan.reason_variant
+            plan.reason = "integer inputs too large for an exact FFT result"
+    return plan
+
+
+@functools.lru_cache(maxsize=512)
+def _plan_shapes(key) -> Plan:
+    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, name, workers, _) = key
+    from ..backends import get_backend
+    fake = Problem(np.broadcast_to(np.zeros((), dx), sx), np.broadcast_to(np.zeros((), dh), sh),
+                   axes, start, stop, np.dtype(rdt), mode)
+    return _decide(fake, method, get_backend(name), workers)
+
+
+def _decide(p: Problem, method: str, backend, workers: int) -> Plan:
+    c = constants()
+    kind = np.result_type(p.x.dtype, p.h.dtype).kind
+    plan = Plan(method="direct", backend=backend.name, workers=workers)
     if not p.axes:
         plan.variant, plan.reason = "taps", "no axis needs convolving (sizes of 1 broadcast)"
         return plan
@@ -222,13 +251,13 @@ def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
             raise TypeError(f"method {method!r} cannot convolve object arrays; "
                             "use method='direct'")
         if kind == "O" or method in ("auto", "direct"):
-            plan.variant, plan.reason = "taps", "object dtype" if kind == "O" else "bool dtype"
             plan.costs = direct_costs(p, c)
-            if "direct:lines" in plan.costs and kind == "b":
-                plan.variant = "lines"
+            plan.variant = "lines" if "direct:lines" in plan.costs and kind == "b" else "taps"
+            plan.reason = "object dtype" if kind == "O" else "bool dtype"
             return plan
     costs = direct_costs(p, c)
-    variant = min((k for k in costs), key=costs.get).split(":")[1]
+    variant = min(costs, key=costs.get).split(":")[1]
+    plan.reason_variant = variant
     if method == "direct":
         plan.variant, plan.costs, plan.reason = variant, costs, "forced"
         return plan
@@ -239,16 +268,15 @@ def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
     fft_t, lens = fft_cost(p, c, backend, workers)
     costs["fft"] = fft_t
     oa_best = None
-    for a in p.axes:
-        if max(p.x.shape[a], p.h.shape[a]) >= 2 * min(p.x.shape[a], p.h.shape[a]) \
-                or method == "oa":
-            t, B, L = oa_cost(p, c, backend, workers, a)
-            costs[f"oa:axis={a}"] = t
-            if oa_best is None or t < oa_best[0]:
-                oa_best = (t, a, B, L)
+    if method != "fft":
+        for a in p.axes:
+            if max(p.x.shape[a], p.h.shape[a]) >= 2 * min(p.x.shape[a], p.h.shape[a]) \
+                    or method == "oa":
+                t, B, L = oa_cost(p, c, backend, workers, a)
+                costs[f"oa:axis={a}"] = t
+                if oa_best is None or t < oa_best[0]:
+                    oa_best = (t, a, B, L)
     plan.costs = costs
-    if method == "oa" and oa_best is None:   # pragma: no cover - loop above always runs
-        method = "fft"
     if method == "auto":
         choice = min(costs, key=costs.get)
         method = choice.split(":")[0]
@@ -265,12 +293,6 @@ def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
             plan.reason = "small problem: direct for accuracy (transform < 2x faster)"
     else:
         plan.reason = "forced"
-    if method in ("fft", "oa") and kind in "iu":
-        size = oa_best[3] if method == "oa" else math.prod(lens)
-        if not _exact.fft_is_exact(p, size):
-            plan.method, plan.variant = "direct", variant
-            plan.reason = "integer inputs too large for an exact FFT result"
-            return plan
     if method == "direct":
         plan.variant = variant
     elif method == "fft":

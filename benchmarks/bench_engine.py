@@ -1,0 +1,190 @@
+"""sigconv's engine against scipy.signal, in one process: 1-D and 2-D grids.
+
+For every cell: median wall time of sigconv.convolve (auto), scipy.signal.convolve
+(auto), each of sigconv's forced methods (regret = auto / best of them), and, where
+sigconv uses transforms, the bare FFTW transforms that convolution needs (executes of
+cached plans, nothing else). Methods predicted to take over 40x the predicted best are
+not run (marked '-'); scipy's direct on such cells is never what its chooser picks.
+
+    python benchmarks/bench_engine.py            # full grids (several minutes)
+    python benchmarks/bench_engine.py --quick    # n <= 1e5, small images
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import scipy
+import scipy.signal as ss
+
+import sigconv
+from sigconv.backends import PlanKey, get_backend
+from sigconv.backends._base import real_of
+from sigconv.engine._fft import compute_dtype, fft_length
+from sigconv.engine._validate import prepare
+
+SKIP_FACTOR = 40.0
+
+
+def timeit(fn, budget: float = 0.6, max_rep: int = 7) -> float:
+    """Median of repeats; one warm-up call (plans, page faults of cached buffers)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    reps = max(1, min(max_rep, int(budget / max(first, 1e-9))))
+    inner = max(1, int(0.005 / max(first, 1e-9)))
+    times = []
+    for _ in range(reps if first > 1e-3 else max(3, reps)):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return statistics.median(times)
+
+
+def bare_transforms(x, h, plan, workers) -> float | None:
+    """Time of the transforms alone, with the plans the engine uses."""
+    if plan.method not in ("fft", "oa"):
+        return None
+    b = get_backend(plan.backend)
+    p, _ = prepare(x, h, "full", None, fft_style=False)
+    if plan.method == "fft":
+        lens = plan.fft_shape
+        cdt, cplx = compute_dtype(p, math.prod(lens))
+        shape = tuple(lens)
+        axes = tuple(range(len(lens)))
+        kind_f, kind_i = ("c2c", "c2ci") if cplx else ("r2c", "c2r")
+        dt = cdt.str if cplx else real_of(cdt).str
+        fx = b.plan(PlanKey(kind_f, shape, dt, axes, workers, "fx"))
+        fh = b.plan(PlanKey(kind_f, shape, dt, axes, workers, "fh"))
+        inv = b.plan(PlanKey(kind_i, shape, dt, axes, workers, "fy"))
+        for q in (fx, fh, inv):
+            q.input[...] = 0
+        return timeit(lambda: (fx.execute(), fh.execute(), inv.execute()))
+    # overlap-add along the (single) axis: chunks of C blocks of length L
+    n, m = max(x.shape[0], h.shape[0]), min(x.shape[0], h.shape[0])
+    L = plan.block + m - 1
+    nb = -(-n // plan.block)
+    cdt, cplx = compute_dtype(p, L * nb)
+    C = int(max(1, min(nb, (4 * 2**20) // (L * cdt.itemsize))))
+    dt = real_of(cdt).str
+    fx = b.plan(PlanKey("r2c", (C, L), dt, (1,), workers, "ox"))
+    fh = b.plan(PlanKey("r2c", (1, L), dt, (1,), workers, "oh"))
+    inv = b.plan(PlanKey("c2r", (C, L), dt, (1,), workers, "oy"))
+    for q in (fx, fh, inv):
+        q.input[...] = 0
+    chunks = -(-nb // C)
+
+    def run():
+        fh.execute()
+        for _ in range(chunks):
+            fx.execute()
+            inv.execute()
+    return timeit(run)
+
+
+def cell(x, h, workers):
+    plan = sigconv.explain(x, h)
+    best_pred = min(plan.costs.values()) if plan.costs else 0.0
+    row = {"plan": plan}
+    row["sigconv"] = timeit(lambda: sigconv.convolve(x, h))
+    row["scipy"] = timeit(lambda: ss.convolve(x, h))
+    forced = {}
+    for m in ("direct", "fft", "oa"):
+        pred = min((v for k, v in plan.costs.items() if k.split(":")[0] == m), default=None)
+        if pred is not None and best_pred and pred > SKIP_FACTOR * best_pred and pred > 0.5:
+            continue
+        forced[m] = timeit(lambda m=m: sigconv.convolve(x, h, method=m))
+    row["forced"] = forced
+    row["regret"] = row["sigconv"] / min(list(forced.values()) + [row["sigconv"]])
+    row["bare"] = bare_transforms(x, h, plan, workers)
+    return row
+
+
+def fmt(t):
+    if t is None:
+        return "-"
+    return f"{t * 1e3:.3g}" if t < 10 else f"{t * 1e3:.0f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--skip-2d", action="store_true")
+    ap.add_argument("--skip-1d", action="store_true")
+    args = ap.parse_args(argv)
+    workers = os.cpu_count() or 1
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"# python {platform.python_version()}, numpy {np.__version__}, scipy "
+          f"{scipy.__version__}, sigconv {sigconv.__version__} "
+          f"({get_backend().describe()}), workers={workers}")
+    print("# times in ms (medians); speedup = scipy / sigconv; regret = sigconv auto / "
+          "best forced method; bare = sigconv / bare transforms")
+    rng = np.random.default_rng(0)
+    ns = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6, 10**7]
+    ms = [3, 31, 301, 3001, 30001, 300001]
+    speedups, regrets, bares, worst = [], [], [], 0.0
+    if not args.skip_1d:
+        print("\n| dtype | n | m | sigconv | scipy | speedup | method | direct | fft | oa "
+              "| regret | bare ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for dt in (np.float64, np.float32):
+            for n in ns:
+                x = rng.standard_normal(n).astype(dt)
+                for m in ms:
+                    if m > n:
+                        continue
+                    h = rng.standard_normal(m).astype(dt)
+                    r = cell(x, h, workers)
+                    sp = r["scipy"] / r["sigconv"]
+                    speedups.append(sp)
+                    regrets.append(r["regret"])
+                    br = r["sigconv"] / r["bare"] if r["bare"] else None
+                    if br:
+                        bares.append(br)
+                    f = r["forced"]
+                    pl = r["plan"]
+                    meth = pl.method + (f"/{pl.variant}" if pl.variant else "") + \
+                        (f" B={pl.block}" if pl.block else "")
+                    print(f"| {np.dtype(dt).name} | {n:.0e} | {m} | {fmt(r['sigconv'])} | "
+                          f"{fmt(r['scipy'])} | {sp:.2f} | {meth} | {fmt(f.get('direct'))} | "
+                          f"{fmt(f.get('fft'))} | {fmt(f.get('oa'))} | {r['regret']:.2f} | "
+                          f"{'-' if br is None else f'{br:.2f}'} |", flush=True)
+        g = math.exp(statistics.fmean(math.log(s) for s in speedups))
+        print(f"\n1-D grid: geometric-mean speedup over scipy {g:.2f}x; slowest cell "
+              f"{min(speedups):.2f}x; regret <= 1.15 in "
+              f"{100 * sum(r <= 1.15 for r in regrets) / len(regrets):.0f}% of cells "
+              f"(max {max(regrets):.2f}); transform cells: sigconv/bare median "
+              f"{statistics.median(bares) if bares else float('nan'):.2f}, max "
+              f"{max(bares) if bares else float('nan'):.2f}")
+    if not args.skip_2d:
+        sizes = [256, 1024] if args.quick else [256, 1024, 4096]
+        print("\n| image | kernel | sigconv | scipy | speedup | method | regret |")
+        print("|---|---|---|---|---|---|---|")
+        sp2 = []
+        for s in sizes:
+            img = rng.standard_normal((s, s))
+            for k in (3, 15, 63):
+                ker = rng.standard_normal((k, k))
+                r = cell(img, ker, workers)
+                sp = r["scipy"] / r["sigconv"]
+                sp2.append(sp)
+                pl = r["plan"]
+                print(f"| {s}x{s} | {k}x{k} | {fmt(r['sigconv'])} | {fmt(r['scipy'])} | "
+                      f"{sp:.2f} | {pl.method}{'/' + pl.variant if pl.variant else ''} | "
+                      f"{r['regret']:.2f} |", flush=True)
+        g = math.exp(statistics.fmean(math.log(s) for s in sp2))
+        print(f"\n2-D grid: geometric-mean speedup over scipy {g:.2f}x; slowest "
+              f"{min(sp2):.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
