@@ -27,7 +27,7 @@ import scipy.signal as ss
 import sigconv
 from sigconv.backends import PlanKey, get_backend
 from sigconv.backends._base import real_of
-from sigconv.engine._fft import compute_dtype, fft_length
+from sigconv.engine._fft import compute_dtype
 from sigconv.engine._validate import prepare
 
 SKIP_FACTOR = 40.0
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     ns = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6, 10**7]
     ms = [3, 31, 301, 3001, 30001, 300001]
-    speedups, regrets, bares, worst = [], [], [], 0.0
+    speedups, regrets, bares = [], [], []
     if not args.skip_1d:
         print("\n| dtype | n | m | sigconv | scipy | speedup | method | direct | fft | oa "
               "| regret | bare ratio |")

@@ -11,10 +11,18 @@ array([ 2,  7, 16, 17, 12])
 The audio and image front ends live in ``sigconv.audio`` and ``sigconv.image``.
 """
 
-from ._errors import (FileFormatError, InputError, InputTypeError, OutputExistsError,
-                      SigconvError)
-from .engine import (Plan, choose_conv_method, convolve, convolve2d, correlate, correlate2d,
-                     explain, fftconvolve, oaconvolve)
+from ._errors import FileFormatError, InputError, InputTypeError, OutputExistsError, SigconvError
+from .engine import (
+                      Plan,
+                      choose_conv_method,
+                      convolve,
+                      convolve2d,
+                      correlate,
+                      correlate2d,
+                      explain,
+                      fftconvolve,
+                      oaconvolve,
+)
 
 __version__ = "0.1.0"
 

@@ -45,8 +45,15 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())    # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -29,7 +29,7 @@ def _load_pyfftw():
         return None
     try:
         from ._pyfftw import PyFFTWBackend, load_wisdom
-    except Exception as exc:  # absent, or a broken FFTW build: fall back, remember why
+    except Exception as exc:  # noqa: BLE001 - absent or broken FFTW build: fall back
         _state["pyfftw_error"] = f"{type(exc).__name__}: {exc}"
         return None
     backend = PyFFTWBackend()

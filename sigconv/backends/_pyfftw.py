@@ -47,7 +47,7 @@ _SMOOTH = _smooth7_sizes(2**40).tolist()
 
 
 class _FFTWPlan:
-    __slots__ = ("input", "output", "_fftw")
+    __slots__ = ("_fftw", "input", "output")
 
     def __init__(self, key: PlanKey, flags: tuple[str, ...]):
         in_shape, out_shape = buffer_shapes(key.kind, key.shape, key.axes)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
-import scipy.fft as sp_fft
 
 from ._base import PlanKey, buffer_shapes, complex_of
 from ._cache import PLANS
 
 
 class _ScipyPlan:
-    __slots__ = ("input", "_run")
+    __slots__ = ("_run", "input")
 
     def __init__(self, key: PlanKey):
         in_shape, _ = buffer_shapes(key.kind, key.shape, key.axes)
         in_dtype = complex_of(key.dtype) if key.kind == "c2r" else np.dtype(key.dtype)
         self.input = np.empty(in_shape, in_dtype)
+        sp_fft = importlib.import_module("scipy.fft")   # lazily: 0.4 s unused with pyFFTW
         axes, w, shape = key.axes, key.workers, key.shape
         s = [shape[a] for a in axes]
         if key.kind == "r2c":
@@ -40,7 +42,7 @@ class ScipyBackend:
     supports_longdouble = True
 
     def next_fast_len(self, n: int, real: bool = True) -> int:
-        return sp_fft.next_fast_len(int(n), real=real)
+        return importlib.import_module("scipy.fft").next_fast_len(int(n), real=real)
 
     def plan(self, key: PlanKey) -> _ScipyPlan:
         def build():

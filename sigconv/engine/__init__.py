@@ -1,7 +1,6 @@
 """The convolution engine: validation, planner, and the direct / overlap-add / FFT methods."""
 
-from ._api import (choose_conv_method, convolve, correlate, explain, fftconvolve,
-                   oaconvolve)
+from ._api import choose_conv_method, convolve, correlate, explain, fftconvolve, oaconvolve
 from ._planner import Plan
 from ._two_d import convolve2d, correlate2d
 

@@ -249,7 +249,7 @@ def explain(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method 
     'oa'
     """
     check_method(method)
-    p, early = prepare(in1, in2, mode, axes, fft_style=False)
+    p, _ = prepare(in1, in2, mode, axes, fft_style=False)
     if p is None:
         return Plan(method="direct", reason="0-d or empty inputs: nothing to plan")
     b, w = _resolve(p, backend, workers)

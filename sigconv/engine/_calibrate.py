@@ -99,8 +99,8 @@ def plan_wisdom(backend=None, workers: int = 2, seconds: float = 60.0, progress=
         return 0
     import pyfftw
 
-    from ..backends._pyfftw import save_wisdom
     from .._profile import wisdom_path
+    from ..backends._pyfftw import save_wisdom
 
     say = progress or (lambda msg: None)
     deadline = time.monotonic() + seconds

@@ -28,7 +28,6 @@ from ..backends import PlanKey
 from ..backends._base import real_of
 from ._validate import Problem, fft_dtype
 
-
 # Single-precision problems whose transforms hold at most this many points are
 # transformed in double precision: free at that size, and it keeps results near
 # zero at the float32 rounding of the *output* rather than of the whole signal.

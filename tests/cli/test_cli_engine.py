@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from sigconv_cli.main import main
 
 

@@ -32,8 +32,8 @@ if os.environ.get("SIGCONV_TEST_BACKEND"):
 
 
 def pytest_report_header(config):
-    return [f"sigconv replaces scipy.signal.{{{','.join(REPLACED)}}}; "
-            f"backend {backends.get_backend().name}"]
+    names = ",".join(REPLACED)
+    return [f"sigconv replaces scipy.signal.{{{names}}}; backend {backends.get_backend().name}"]
 
 
 # Where scipy's expected values wrap around: int8/uint8 correlations whose exact

@@ -1,0 +1,126 @@
+"""``sigconv reverb`` and ``sigconv echo``: parse, call the audio front end, write atomically."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from sigconv._io import atomic_output, check_output_path
+
+from ._common import add_output_options, note
+
+_IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
+_DEFAULT_TARGET = "-1dBFS"
+
+
+def register(subparsers) -> None:
+    """Add the ``reverb`` and ``echo`` sub-commands."""
+    rev = subparsers.add_parser(
+        "reverb", help="convolution reverb of an audio file with an impulse response",
+        description="Convolution reverb: OUTPUT = dry*INPUT + wet*(INPUT conv IR), the "
+                    "wet part after --predelay-ms. The IR is energy-normalised by default "
+                    "so changing IRs does not change the loudness; an IR at another sample "
+                    "rate is resampled to the input's. Samples clipped by integer output are "
+                    "reported even with --quiet.")
+    rev.add_argument("input", metavar="INPUT", help="dry audio file (WAV, FLAC, OGG, AIFF, ...)")
+    rev.add_argument("ir", metavar="IR", help="impulse response file: mono, stereo (L->L, "
+                     "R->R) or 4-channel true stereo (LL, LR, RL, RR)")
+    rev.add_argument("--wet", type=float, default=0.35, help="gain of the reverb (default 0.35)")
+    rev.add_argument("--dry", type=float, default=1.0, help="gain of the dry signal (default 1)")
+    rev.add_argument("--predelay-ms", type=float, default=0.0, metavar="MS",
+                     help="delay of the reverb in milliseconds (default 0)")
+    rev.add_argument("--ir-norm", choices=_IR_NORMS, default="energy",
+                     help="IR normalisation: energy (default; unit power gain, so levels "
+                          "stay put when IRs change), peak (largest tap = 1) or none")
+    _add_render_options(rev, "the reverb tail (IR length - 1 frames)")
+    rev.set_defaults(run=run_reverb)
+
+    ech = subparsers.add_parser(
+        "echo", help="echo (repeats of the signal, each later and softer)",
+        description="Echo: the input plus --repeats copies, each --delay seconds after the "
+                    "previous one and --decay times as loud, as a sparse impulse response "
+                    "through the convolution engine. Samples clipped by integer output are "
+                    "reported even with --quiet.")
+    ech.add_argument("input", metavar="INPUT", help="audio file")
+    ech.add_argument("--delay", type=float, required=True, metavar="SECONDS",
+                     help="time between repeats in seconds")
+    ech.add_argument("--decay", type=float, default=0.5,
+                     help="gain of each repeat relative to the previous (0..1, default 0.5)")
+    ech.add_argument("--repeats", type=int, default=4, help="number of echoes (default 4)")
+    _add_render_options(ech, "the echoes past the input's end")
+    ech.set_defaults(run=run_echo)
+
+
+def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None:
+    parser.add_argument("--tail", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"keep {tail_what} (default) or cut the output to the input "
+                             "length")
+    parser.add_argument("--normalize", nargs="?", const=_DEFAULT_TARGET, default=None,
+                        metavar="LEVEL", help="scale the output to a peak of LEVEL (default "
+                        f"{_DEFAULT_TARGET} when given without a value)")
+    parser.add_argument("--subtype", default=None,
+                        help="output subtype (PCM_16, PCM_24, FLOAT, ...); default: the "
+                             "input's, if the output format holds it")
+    parser.add_argument("--dither", action=argparse.BooleanOptionalAction, default=None,
+                        help="TPDF dither before rounding (default: on for 16-bit and "
+                             "smaller integer output)")
+    parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                        help="process block by block with bounded memory (default: for "
+                             "inputs longer than about 45 s of stereo)")
+    parser.add_argument("--block-size", type=int, default=None, metavar="FRAMES",
+                        help="frames per streamed block (default: from the IR length)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="FFT threads (default: all cores)")
+    add_output_options(parser)
+
+
+def run_reverb(args: argparse.Namespace) -> int:
+    from sigconv.audio import reverb_file
+
+    check_output_path(args.output, [args.input, args.ir], force=args.force)
+    with atomic_output(args.output) as tmp:
+        report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
+                             predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
+                             tail=args.tail, normalize=args.normalize, subtype=args.subtype,
+                             dither=args.dither, stream=args.stream,
+                             block_size=args.block_size, progress=_progress(args),
+                             notify=lambda msg: note(args, msg), workers=args.workers)
+    _report(args, report)
+    return 0
+
+
+def run_echo(args: argparse.Namespace) -> int:
+    from sigconv.audio import echo_file
+
+    check_output_path(args.output, [args.input], force=args.force)
+    with atomic_output(args.output) as tmp:
+        report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
+                           repeats=args.repeats, tail=args.tail, normalize=args.normalize,
+                           subtype=args.subtype, dither=args.dither, stream=args.stream,
+                           block_size=args.block_size, progress=_progress(args),
+                           workers=args.workers)
+    _report(args, report)
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _report(args: argparse.Namespace, report) -> None:
+    levels = report.levels
+    peak = levels.peak_dbfs
+    peak_text = "silent" if peak == -math.inf else f"peak {peak:+.1f} dBFS"
+    gain = f", gain {20 * math.log10(levels.gain):+.1f} dB" if levels.gain != 1.0 else ""
+    note(args, f"wrote {args.output!r}: {report.frames} frames x {report.channels} ch at "
+               f"{report.samplerate} Hz, {report.format}/{report.subtype}, {peak_text}{gain}"
+               f"{', streamed' if report.streamed else ''}")
+    # Clipping is a warning, not a note: it is printed even with --quiet.
+    if levels.clipped:
+        print(f"sigconv: warning: {levels.clipped} samples clipped at full scale "
+              f"({peak_text}); use --normalize or --subtype FLOAT to avoid it",
+              file=sys.stderr)
+    elif levels.peak > 1.0:
+        note(args, f"{peak_text} is above full scale; kept, as {report.subtype} is a "
+                   "float subtype")

@@ -1,0 +1,36 @@
+"""Audio front end: convolution reverb and echo from impulse responses.
+
+Arrays are ``(frames, channels)`` floats with full scale 1.0; mono may be 1-D.
+Files are read and written with soundfile (WAV incl. WAVEX and RF64, FLAC,
+OGG/Vorbis, AIFF, ...). Every convolution goes through the sigconv engine, which
+picks direct, overlap-add or FFT for the sizes at hand.
+
+>>> import numpy as np
+>>> from sigconv import audio
+>>> audio.echo(np.array([1.0, 0.0]), 2, delay=0.5, decay=0.5, repeats=1)
+array([1. , 0.5, 0. ])
+
+Public API
+----------
+read, write, info
+    File I/O with one-line errors naming the file; integer output is dithered (16 bits
+    and fewer) and clipping is counted, never silent.
+reverb, echo, echo_ir, resample, route
+    Array effects; ``reverb`` normalises the IR by energy by default (see its docs).
+StreamConvolver
+    Block-by-block convolution with memory bounded independently of the stream length.
+reverb_file, echo_file
+    File-to-file renders, streamed for long inputs (what ``sigconv reverb``/``echo`` run).
+"""
+
+from ._effects import DEFAULT_IR_NORM, IR_NORMS, echo, echo_ir, resample, reverb
+from ._files import AudioInfo, info, read, write
+from ._levels import LevelReport, parse_dbfs
+from ._render import STREAM_THRESHOLD, RenderReport, echo_file, reverb_file
+from ._routing import ROUTINGS, Routing, route
+from ._stream import StreamConvolver, default_block_size
+
+__all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "ROUTINGS", "STREAM_THRESHOLD", "AudioInfo",
+           "LevelReport", "RenderReport", "Routing", "StreamConvolver", "default_block_size",
+           "echo", "echo_file", "echo_ir", "info", "parse_dbfs", "read", "resample", "reverb",
+           "reverb_file", "route", "write"]
