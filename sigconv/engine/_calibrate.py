@@ -68,6 +68,13 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     c["tap_call"] = t_small / 9
     c["tap_elem"] = max(t_big / 9 - c["tap_call"], 1e-9) / (514 * 514)
 
+    say("scipy.ndimage")
+    from ._direct import _ndimage
+    r, _ = prepare(rng.random((256, 256)), rng.random((9, 9)), "same", None, fft_style=False)
+    t_nd = _median_time(lambda: _ndimage(r))
+    c["nd_call"] = _median_time(lambda: _ndimage(q))
+    c["nd_mac"] = max(t_nd - c["nd_call"], 1e-9) / (256 * 256 * 81)
+
     say("transforms")
     # per-transform overhead: a whole tiny FFT convolution (three transforms, plan
     # look-ups, padding, product) divided by three

@@ -37,21 +37,23 @@ from ._direct import ndimage_ok
 from ._fft import compute_dtype, fft_length
 from ._validate import Problem
 
-# Fitted by benchmarks/calibrate_model.py on the 2-core development VM (2026-11-22).
+# Measured with sigconv.engine._calibrate.measure() (what `sigconv calibrate` and
+# benchmarks/calibrate_model.py run) on the 2-core development VM, 2026-11-22,
+# medians of 3 runs; thread_gain from PERF_NOTES (the VM was too loaded to see it).
 DEFAULT_CONSTANTS = {
-    "np_call": 3.0e-6,      # numpy.convolve call overhead, s
-    "np_mac": 4.0e-10,      # numpy.convolve per multiply-add (float64), s
-    "tap_call": 9.0e-6,     # Python overhead per tap of the taps loop, s
-    "tap_elem": 2.0e-9,     # per output element per tap (multiply + add), s
-    "nd_call": 2.0e-5,      # scipy.ndimage.correlate call overhead, s
-    "nd_mac": 1.2e-9,       # scipy.ndimage.correlate per multiply-add, s
-    "fft_call": 2.0e-5,     # per transform of an FFT convolution (plans, padding), s
-    "fft_nlogn": 3.5e-10,   # per N*log2(N) of a real float64 transform, s
-    "mem_elem": 1.0e-9,     # per element moved (pad, product, copy out), s
-    "float32_gain": 0.6,
-    "complex_cost": 2.3,
-    "thread_gain": 1.5,
-    "thread_min": 65536.0,
+    "np_call": 3.2e-6,      # numpy.convolve call overhead, s
+    "np_mac": 4.1e-10,      # numpy.convolve per multiply-add (float64), s
+    "tap_call": 8.0e-6,     # Python overhead per tap of the taps loop, s
+    "tap_elem": 2.5e-9,     # per output element per tap (multiply + add), s
+    "nd_call": 5.0e-5,      # ndimage variant overhead (pad, cast, call), s
+    "nd_mac": 9.0e-10,      # scipy.ndimage.correlate per multiply-add, s
+    "fft_call": 3.5e-5,     # per transform of an FFT convolution (plans, padding), s
+    "fft_nlogn": 3.7e-10,   # per N*log2(N) of a real float64 transform, s
+    "mem_elem": 8.0e-10,    # per element moved (pad, product, copy out), s
+    "float32_gain": 0.47,   # single / double precision transform time
+    "complex_cost": 2.3,    # complex / real transform time
+    "thread_gain": 1.4,     # 1 thread / all threads, large transforms
+    "thread_min": 65536.0,  # points below which transforms stay single-threaded
 }
 
 # Below this predicted direct time, a transform must be 2x faster to be chosen.
