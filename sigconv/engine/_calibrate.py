@@ -38,8 +38,9 @@ def _median_time(fn, repeat: int = 7, min_time: float = 0.02) -> float:
     return statistics.median(times)
 
 
-def _fft_exec_time(backend, n: int, dtype: str, workers: int, kind: str = "r2c") -> float:
-    plan = backend.plan(PlanKey(kind, (n,), dtype, (0,), workers, "calibrate"))
+def _fft_exec_time(backend, n: int, dtype: str, workers: int, kind: str = "r2c",
+                   batch: int = 1) -> float:
+    plan = backend.plan(PlanKey(kind, (batch, n), dtype, (1,), workers, "calibrate"))
     plan.input[...] = 1
     return _median_time(plan.execute)
 
@@ -81,9 +82,17 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     from ._api import convolve
     c["fft_call"] = _median_time(
         lambda: convolve(small_x, small_h, method="fft", backend=b, workers=1)) / 3
+    # per N log2 N at 2**10 points (batched to 2**20 points per call), and the
+    # growth of that cost with the transform length (caches)
+    per = {}
+    for e in (10, 14, 18, 22):
+        batch = max(1, (1 << 20) >> e)
+        per[e] = _fft_exec_time(b, 1 << e, "<f8", 1, batch=batch) / (batch * (1 << e) * e)
+    c["fft_nlogn"] = per[10]
+    for e in (14, 18, 22):
+        c[f"fft_f{e}"] = per[e] / per[10]
     n = 1 << 18
     t1 = _fft_exec_time(b, n, "<f8", 1)
-    c["fft_nlogn"] = max(t1 - c["fft_call"], 1e-9) / (n * np.log2(n))
     c["float32_gain"] = _fft_exec_time(b, n, "<f4", 1) / t1
     c["complex_cost"] = _fft_exec_time(b, n, "<c16", 1, "c2c") / t1
     if workers > 1:

@@ -11,7 +11,8 @@ Cost of each candidate:
 * direct "lines": ``lines * (np_call + macs_per_line * np_mac)``;
 * direct "taps": ``taps * (tap_call + out_size * tap_elem)``;
 * direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
-* fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch)
+* fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch,
+  times a measured factor that grows with N as transforms leave the caches)
   plus ``mem_elem`` per element for padding, the spectral product and the copy out;
 * overlap-add along one axis with transform length L: the same per block, times
   the number of blocks, plus the kernel's transform once. L is searched over the
@@ -39,16 +40,19 @@ from ._validate import Problem
 
 # Measured with sigconv.engine._calibrate.measure() (what `sigconv calibrate` and
 # benchmarks/calibrate_model.py run) on the 2-core development VM, 2026-11-22,
-# medians of 3 runs; thread_gain from PERF_NOTES (the VM was too loaded to see it).
+# medians of 2-3 runs (benchmarks/calibrate_model.py); the VM was shared and noisy.
 DEFAULT_CONSTANTS = {
     "np_call": 3.2e-6,      # numpy.convolve call overhead, s
     "np_mac": 4.1e-10,      # numpy.convolve per multiply-add (float64), s
-    "tap_call": 8.0e-6,     # Python overhead per tap of the taps loop, s
+    "tap_call": 1.1e-5,     # Python overhead per tap of the taps loop, s
     "tap_elem": 2.5e-9,     # per output element per tap (multiply + add), s
-    "nd_call": 5.0e-5,      # ndimage variant overhead (pad, cast, call), s
-    "nd_mac": 9.0e-10,      # scipy.ndimage.correlate per multiply-add, s
-    "fft_call": 3.5e-5,     # per transform of an FFT convolution (plans, padding), s
-    "fft_nlogn": 3.7e-10,   # per N*log2(N) of a real float64 transform, s
+    "nd_call": 8.0e-5,      # ndimage variant overhead (pad, cast, call), s
+    "nd_mac": 1.0e-9,       # scipy.ndimage.correlate per multiply-add, s
+    "fft_call": 3.0e-5,     # per transform of an FFT convolution (plans, padding), s
+    "fft_nlogn": 3.2e-10,   # per N*log2(N) of a real float64 transform of 2**10 points, s
+    "fft_f14": 1.16,        # the same per N*log2(N) at 2**14 points, relative (cache)
+    "fft_f18": 1.6,         # ... at 2**18 points
+    "fft_f22": 2.6,         # ... at 2**22 points and beyond (out of cache)
     "mem_elem": 8.0e-10,    # per element moved (pad, product, copy out), s
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
@@ -119,11 +123,24 @@ class Plan:
     reason_variant: str = field(default="taps", repr=False)  # direct variant if demoted
 
 
+def _size_factor(c: dict, n_points: int) -> float:
+    """How much dearer per N*log2(N) a transform of ``n_points`` is than a small one:
+    piecewise linear in log2(N) through the measured 2**10, 14, 18, 22 points."""
+    e = math.log2(n_points)
+    grid = ((10.0, 1.0), (14.0, c["fft_f14"]), (18.0, c["fft_f18"]), (22.0, c["fft_f22"]))
+    if e <= grid[0][0]:
+        return 1.0
+    for (e0, f0), (e1, f1) in zip(grid, grid[1:]):
+        if e <= e1:
+            return f0 + (f1 - f0) * (e - e0) / (e1 - e0)
+    return grid[-1][1]
+
+
 def _fft_time(c: dict, n_points: int, batch: int, real: bool, single: bool,
               workers: int, calls: int = 1) -> float:
     if n_points <= 1:
         return c["fft_call"] * calls
-    t = c["fft_nlogn"] * batch * n_points * math.log2(n_points)
+    t = c["fft_nlogn"] * batch * n_points * math.log2(n_points) * _size_factor(c, n_points)
     if not real:
         t *= c["complex_cost"]
     if single:
