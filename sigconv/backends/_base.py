@@ -22,6 +22,15 @@ KINDS = ("r2c", "c2r", "c2c", "c2ci")
 
 _CPUS = os.cpu_count() or 1
 
+# A transform call smaller than this many points runs on one thread: below about
+# 1e6 points FFTW's threads gain nothing here, and when another process holds a
+# core a thread waiting for it costs a scheduler quantum (measured: ~16 ms).
+THREAD_MIN_POINTS = 1 << 20
+
+# Overlap-add processes blocks in chunks of about this many bytes of transform
+# buffer: large enough for one call to be worth threads, small enough to stay warm.
+OA_CHUNK_BYTES = 8 << 20
+
 
 def default_workers() -> int:
     """Threads used by default: every core."""

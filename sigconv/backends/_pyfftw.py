@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import os
 import threading
 
 import numpy as np
 import pyfftw
 
-from ._base import PlanKey, buffer_shapes, complex_of
+from ._base import THREAD_MIN_POINTS, PlanKey, buffer_shapes, complex_of
 from ._cache import PLANS
 
 _FFTW_DTYPES = {np.dtype(np.float32), np.dtype(np.float64),
@@ -58,7 +59,7 @@ class _FFTWPlan:
         self.input = pyfftw.empty_aligned(in_shape, in_dtype)
         self.output = pyfftw.empty_aligned(out_shape, out_dtype)
         direction = "FFTW_BACKWARD" if key.kind in ("c2r", "c2ci") else "FFTW_FORWARD"
-        threads = key.workers if int(np.prod(key.shape)) >= 32768 else 1
+        threads = key.workers if math.prod(key.shape) >= THREAD_MIN_POINTS else 1
         try:
             self._fftw = pyfftw.FFTW(self.input, self.output, axes=key.axes,
                                      direction=direction, threads=threads,

@@ -61,6 +61,8 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool):
         return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
     b, w = _resolve(p, backend, workers)
     plan = make_plan(p, method, b, w)
+    if plan.method == "oa" and _has_nonfinite(p):
+        plan = _nonfinite_oa(p, plan, method)
     out = _execute(p, plan, b, w, rounded=not fft_style)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
             and not np.isfinite(out.flat[0]):
@@ -72,6 +74,31 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool):
                       "output. Consider using method='direct' instead.", RuntimeWarning,
                       stacklevel=3)
     return out
+
+
+def _has_nonfinite(p: Problem) -> bool:
+    """One cheap pass: a NaN or inf anywhere makes the sum non-finite (so may an
+    overflowing sum of huge values, which then only costs the careful path)."""
+    if p.x.dtype.kind not in "fc" and p.h.dtype.kind not in "fc":
+        return False
+    with np.errstate(all="ignore"):
+        return not (np.isfinite(p.x.sum()) and np.isfinite(p.h.sum()))
+
+
+def _nonfinite_oa(p: Problem, plan: Plan, method: str) -> Plan:
+    """Overlap-add spreads a NaN/inf over its whole block (B + m - 1 outputs) instead
+    of the kernel's reach (m). With method='auto', go direct when that costs under 20x;
+    otherwise say what happens."""
+    direct_t = min((v for k, v in plan.costs.items() if k.startswith("direct")),
+                   default=float("inf"))
+    if method == "auto" and direct_t < 20 * min(plan.costs.values()):
+        return Plan(method="direct", variant=min(
+            (k for k in plan.costs if k.startswith("direct")), key=plan.costs.get
+        ).split(":")[1], reason="non-finite input: direct keeps it local")
+    warnings.warn(f"input holds NaN or inf: overlap-add spreads each over its block of "
+                  f"{plan.block} samples plus the kernel length, not just the kernel's "
+                  f"reach; use method='direct' to keep it local", RuntimeWarning, stacklevel=4)
+    return plan
 
 
 def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method = "auto",

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ..backends import PlanKey, get_backend
+from ..backends._base import THREAD_MIN_POINTS
 from ._direct import _taps
 from ._validate import prepare
 
@@ -131,11 +132,11 @@ def plan_wisdom(backend=None, workers: int = 2, seconds: float = 60.0, progress=
             a = pyfftw.empty_aligned(n, dt)
             out = pyfftw.empty_aligned(n // 2 + 1, np.result_type(dt, np.complex64))
             pyfftw.FFTW(a, out, flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"),
-                        threads=workers if n >= 32768 else 1,
+                        threads=workers if n >= THREAD_MIN_POINTS else 1,
                         planning_timelimit=min(left, 5.0))
             pyfftw.FFTW(out, a, direction="FFTW_BACKWARD",
                         flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"),
-                        threads=workers if n >= 32768 else 1,
+                        threads=workers if n >= THREAD_MIN_POINTS else 1,
                         planning_timelimit=min(left, 5.0))
             made += 2
     save_wisdom(wisdom_path())

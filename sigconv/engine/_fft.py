@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ..backends import PlanKey
-from ..backends._base import real_of
+from ..backends._base import OA_CHUNK_BYTES, real_of
 from ._validate import Problem, fft_dtype
 
 # Single-precision problems whose transforms hold at most this many points are
@@ -109,7 +109,7 @@ def fftconv(p: Problem, backend, workers: int) -> np.ndarray:
 
 
 def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
-           chunk_bytes: int = 4 * 2**20) -> np.ndarray:
+           chunk_bytes: int = OA_CHUNK_BYTES) -> np.ndarray:
     """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand."""
     x, h = p.x, p.h
     if x.shape[axis] < h.shape[axis]:

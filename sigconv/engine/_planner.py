@@ -20,19 +20,21 @@ Cost of each candidate:
 
 Transforms are ``float32_gain`` cheaper in single precision, ``complex_cost``
 dearer for complex data, and ``thread_gain`` faster on transforms of at least
-``thread_min`` points when more than one worker is allowed.
+``THREAD_MIN_POINTS`` points per call when more than one worker is allowed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import _profile
+from ..backends._base import OA_CHUNK_BYTES, THREAD_MIN_POINTS
 from . import _exact
 from ._direct import ndimage_ok
 from ._fft import compute_dtype, fft_length
@@ -57,7 +59,6 @@ DEFAULT_CONSTANTS = {
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
-    "thread_min": 65536.0,  # points below which transforms stay single-threaded
 }
 
 # Below this predicted direct time, a transform must be 2x faster to be chosen.
@@ -130,7 +131,7 @@ def _size_factor(c: dict, n_points: int) -> float:
     grid = ((10.0, 1.0), (14.0, c["fft_f14"]), (18.0, c["fft_f18"]), (22.0, c["fft_f22"]))
     if e <= grid[0][0]:
         return 1.0
-    for (e0, f0), (e1, f1) in zip(grid, grid[1:]):
+    for (e0, f0), (e1, f1) in itertools.pairwise(grid):
         if e <= e1:
             return f0 + (f1 - f0) * (e - e0) / (e1 - e0)
     return grid[-1][1]
@@ -145,7 +146,7 @@ def _fft_time(c: dict, n_points: int, batch: int, real: bool, single: bool,
         t *= c["complex_cost"]
     if single:
         t *= c["float32_gain"]
-    if workers > 1 and n_points * batch >= c["thread_min"]:
+    if workers > 1 and n_points * batch / calls >= THREAD_MIN_POINTS:
         t /= c["thread_gain"]
     return t + c["fft_call"] * calls
 
@@ -218,7 +219,7 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
         nb = -(-n // B)
         pts = L * other_pts
         row_bytes = pts * bo * cdt.itemsize
-        per_chunk = max(1, min(nb, (4 * 2**20) // max(1, row_bytes)))
+        per_chunk = max(1, min(nb, OA_CHUNK_BYTES // max(1, row_bytes)))
         chunks = -(-nb // per_chunk)
         t = 2 * _fft_time(c, pts, nb * bo, not cplx, single, workers, calls=chunks)
         t += _fft_time(c, pts, 1, not cplx, single, workers)

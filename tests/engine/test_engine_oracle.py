@@ -203,3 +203,15 @@ def test_all_combinations_of_1d_sizes_match_numpy():
                 continue
             np.testing.assert_allclose(sigconv.convolve(x, h, mode, "oa"),
                                        np.convolve(x, h, mode), atol=1e-10)
+
+
+def test_nan_with_overlap_add(backend):
+    x = np.ones(200_000)
+    x[5000] = np.nan
+    h = np.ones(301)
+    assert sigconv.explain(x, h).method == "oa"
+    out = sigconv.convolve(x, h, backend=backend)          # auto: goes direct, stays local
+    bad = np.flatnonzero(~np.isfinite(out))
+    assert bad.min() == 5000 and bad.max() == 5300
+    with pytest.warns(RuntimeWarning, match="overlap-add spreads"):
+        sigconv.oaconvolve(x, h, backend=backend)

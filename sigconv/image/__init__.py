@@ -1,0 +1,46 @@
+"""Image front end of sigconv: read/write with Pillow, blur, edges and custom kernels.
+
+Images are NumPy arrays, ``(H, W)`` or ``(H, W, C)``, whose dtype and channel count
+carry the file's mode and bit depth (see :func:`read`); every filter returns the same
+shape and dtype it was given, so ``write(path, blur(read(path), sigma=2))`` keeps an
+8-bit RGBA PNG an 8-bit RGBA PNG and a 16-bit TIFF 16-bit.
+
+>>> import numpy as np
+>>> from sigconv import image
+>>> img = np.zeros((5, 5), np.uint8); img[2, 2] = 90
+>>> image.filter(img, image.BOX3)[1:4, 1:4]
+array([[10, 10, 10],
+       [10, 10, 10],
+       [10, 10, 10]], dtype=uint8)
+
+Convolutions run through :func:`sigconv.convolve` (direct, overlap-add or FFT as the
+engine sees fit) on a border-padded image, so the border mode gives identical results
+whichever method is chosen.
+"""
+
+from ._filters import BORDERS, OPERATORS, blur, box, edges, filter, gaussian
+from ._pillow import check_writable, read, write
+from .kernels import (
+    BOX3,
+    DIFF_X,
+    DIFF_Y,
+    EDGE,
+    EMBOSS,
+    LAPLACIAN,
+    PRESETS,
+    PREWITT_X,
+    PREWITT_Y,
+    SCHARR_X,
+    SCHARR_Y,
+    SHARPEN,
+    SOBEL_X,
+    SOBEL_Y,
+    gaussian_kernel1d,
+    load_kernel,
+    separate,
+)
+
+__all__ = ["BORDERS", "BOX3", "DIFF_X", "DIFF_Y", "EDGE", "EMBOSS", "LAPLACIAN", "OPERATORS",
+           "PRESETS", "PREWITT_X", "PREWITT_Y", "SCHARR_X", "SCHARR_Y", "SHARPEN", "SOBEL_X",
+           "SOBEL_Y", "blur", "box", "check_writable", "edges", "filter", "gaussian",
+           "gaussian_kernel1d", "load_kernel", "read", "separate", "write"]

@@ -1,0 +1,634 @@
+"""Blur, edges and custom kernels on image arrays.
+
+Pipeline of every filter (one place, :func:`_run`):
+
+1. **border**: the image is padded with :func:`numpy.pad` by the kernel's reach, in the
+   border mode asked for. Every later step is a 'valid' convolution, so the result does
+   not depend on which method (direct, overlap-add, FFT) the engine picks;
+2. **strips**: the padded image is cut into horizontal strips of a few MB (overlapping
+   by the kernel's reach), shared between ``workers`` threads; each strip is copied
+   into a planar ``(C, rows, W)`` float block, so 1-D passes run along whole rows or
+   contiguous lines whatever the channel count;
+3. **dtype**: 8/16-bit images are computed in float32, int32 in float64, float images
+   in their own precision (box sums of 8/16-bit images are exact integer sums);
+4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
+   the filtered alpha afterwards, so transparent pixels do not bleed their (invisible)
+   colour into their neighbours;
+5. **structure**: box kernels by running sums (O(1) per pixel), rank-1 kernels as two
+   1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`
+   (running sums excepted);
+6. **back to the input dtype**, rounding and clipping integer results.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import convolve as _engine_convolve
+from .._errors import InputError, InputTypeError
+from . import kernels as _k
+
+__all__ = ["blur", "box", "edges", "filter", "gaussian"]
+
+Border = Literal["reflect", "nearest", "wrap", "constant", "mirror"]
+Method = Literal["auto", "direct", "fft", "oa"]
+
+# scipy.ndimage border names -> numpy.pad modes (ndimage 'reflect' repeats the edge pixel).
+BORDERS = {"reflect": "symmetric", "nearest": "edge", "wrap": "wrap", "constant": "constant",
+           "mirror": "reflect"}
+OPERATORS = {"sobel": (_k.SOBEL_X, _k.SOBEL_Y), "prewitt": (_k.PREWITT_X, _k.PREWITT_Y),
+             "scharr": (_k.SCHARR_X, _k.SCHARR_Y), "diff": (_k.DIFF_X, _k.DIFF_Y),
+             "laplacian": (_k.LAPLACIAN, None)}
+DIRECTIONS = ("x", "y", "magnitude")
+COLORS = ("luminance", "channels")
+SCALES = ("stretch", "none")
+_METHODS = ("auto", "direct", "fft", "oa")
+# Kernels at most this wide (3x3 operators, their 1-D factors) go to the engine's direct
+# method even under method="auto": PERF_NOTES measured direct fastest for m <= 3 at every
+# size, but on 2026-11-22 the planner chose overlap-add for a 3x3 Sobel on a
+# (3, 172, 3842) float32 strip: 102 ms against 28 ms direct. Drop once the planner agrees.
+_DIRECT_REACH = 3
+# ITU-R BT.601 luma weights, the ones Pillow's convert("L") uses.
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+# --------------------------------------------------------------------------- public
+
+
+def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: float = 4.0,
+             border: Border = "reflect", cval: float = 0.0, alpha: bool | None = None,
+             method: Method = "auto", workers: int | None = None) -> np.ndarray:
+    """Gaussian blur of an image, per channel, as ``scipy.ndimage.gaussian_filter``.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)`` image (see :func:`sigconv.image.read`).
+    sigma : float or (float, float)
+        Standard deviation in pixels, one for both axes or ``(rows, columns)``.
+    truncate : float, optional
+        The kernel is cut at ``truncate * sigma`` pixels (scipy.ndimage's rule).
+    border : {'reflect', 'nearest', 'wrap', 'constant', 'mirror'}, optional
+        How pixels beyond the edge are made up, with scipy.ndimage's names.
+    cval : float, optional
+        The outside value for ``border='constant'``, in the image's units.
+    alpha : bool, optional
+        Whether the last channel is alpha; by default True for 2 and 4 channels.
+    method : {'auto', 'direct', 'fft', 'oa'}, optional
+        Passed to the engine; the result is the same up to rounding.
+    workers : int, optional
+        Threads; the image is cut in horizontal strips shared between them. Default:
+        the CPUs this process may use.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``image``.
+
+    Examples
+    --------
+    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
+    >>> out = gaussian(img, 1.0)
+    >>> out.dtype, round(float(out.sum()), 6), bool(out[2, 2] == out.max())
+    (dtype('float32'), 1.0, True)
+    """
+    sy, sx = _pair(sigma, "sigma")
+    passes = [_k.gaussian_kernel1d(sy, truncate=truncate)[:, None],
+              _k.gaussian_kernel1d(sx, truncate=truncate)[None, :]]
+    return _linear(image, passes, border=border, cval=cval, alpha=alpha, method=method,
+                   workers=workers, convolve=False)
+
+
+def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
+        cval: float = 0.0, alpha: bool | None = None, workers: int | None = None) -> np.ndarray:
+    """Mean over a ``size x size`` window, by running sums (cost independent of size).
+
+    Matches ``scipy.ndimage.uniform_filter(image, (size, size, 1), mode=border)``; for even
+    sizes the window reaches one pixel further up/left than down/right, as there.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)`` image.
+    size : int or (int, int)
+        Window size in pixels, ``>= 1``, one for both axes or ``(rows, columns)``.
+    border, cval, alpha, workers
+        As for :func:`gaussian`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``image``.
+
+    Examples
+    --------
+    >>> box(np.array([[0, 0, 9, 0, 0]], np.uint8), (1, 3), border="constant")
+    array([[0, 3, 3, 3, 0]], dtype=uint8)
+    """
+    sy, sx = _pair(size, "size", integer=True)
+    shape = (sy, sx)
+    pads = [(n // 2, n - 1 - n // 2) for n in shape]
+    array = np.asarray(image)
+    work = _work_dtype(array.dtype) if array.dtype.kind in "buif" else np.dtype(np.float64)
+    exact = None  # integer type holding any window sum of an 8/16-bit image
+    if array.dtype.kind in "bui" and array.dtype.itemsize <= 2:
+        largest = int(np.iinfo(array.dtype).max) if array.dtype.kind != "b" else 1
+        # Cumulative sums along a row may wrap around, but their differences are exact
+        # (arithmetic modulo 2**32) as long as each window's sum fits the type.
+        exact = np.dtype(np.int32 if largest * sy * sx < 2**31 else np.int64)
+    return _run(image, pads, lambda x: _box_valid(x, shape, work), border=border, cval=cval,
+                alpha=alpha, workers=workers, raw_integers=exact)
+
+
+def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
+         size: int | Sequence[int] | None = None, border: Border = "reflect",
+         cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
+         workers: int | None = None) -> np.ndarray:
+    """Gaussian blur (``sigma=``) or box blur (``size=``); exactly one must be given.
+
+    See :func:`gaussian` and :func:`box` for the parameters.
+
+    Examples
+    --------
+    >>> img = np.full((4, 4), 7, np.uint8)
+    >>> bool((blur(img, size=3) == 7).all()) and bool((blur(img, sigma=2) == 7).all())
+    True
+    """
+    if (sigma is None) == (size is None):
+        raise InputError("give exactly one of sigma= (Gaussian) and size= (box)")
+    if sigma is not None:
+        return gaussian(image, sigma, border=border, cval=cval, alpha=alpha, method=method,
+                        workers=workers)
+    return box(image, size, border=border, cval=cval, alpha=alpha, workers=workers)
+
+
+def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
+           correlate: bool = False, border: Border = "reflect", cval: float = 0.0,
+           alpha: bool | None = None, method: Method = "auto",
+           workers: int | None = None) -> np.ndarray:
+    """Convolve each channel of an image with a 2-D kernel.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)`` image.
+    kernel : array_like
+        1-D (a row) or 2-D real kernel, e.g. :data:`sigconv.image.kernels.SHARPEN`.
+    normalize : bool, optional
+        Divide the kernel by its sum first (an error if the sum is 0).
+    correlate : bool, optional
+        Slide the kernel as it is (correlation) instead of flipped (convolution, the
+        default). Same as ``scipy.ndimage.correlate`` / ``convolve`` respectively.
+    border, cval, alpha, method, workers
+        As for :func:`gaussian`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``image``; integer results rounded and clipped.
+
+    Notes
+    -----
+    Rank-1 kernels run as two 1-D passes; others as one 2-D engine convolution.
+
+    Examples
+    --------
+    >>> img = np.array([[0, 0, 0], [0, 9, 0], [0, 0, 0]], np.uint8)
+    >>> filter(img, np.ones((3, 3)), normalize=True, border="constant")
+    array([[1, 1, 1],
+           [1, 1, 1],
+           [1, 1, 1]], dtype=uint8)
+    """
+    k = _k.as_kernel(kernel)
+    if normalize:
+        total = k.sum()
+        if abs(total) <= 1e-12 * np.abs(k).sum():
+            raise InputError("cannot normalize a kernel whose sum is 0")
+        k = k / total
+    return _linear(image, _passes(k), border=border, cval=cval, alpha=alpha, method=method,
+                   workers=workers, convolve=not correlate)
+
+
+def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnitude",
+          color: str = "luminance", scale: str = "stretch", border: Border = "reflect",
+          cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
+          workers: int | None = None) -> np.ndarray:
+    """Edge map of an image with a gradient or Laplacian operator.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)`` image.
+    operator : {'sobel', 'prewitt', 'scharr', 'laplacian', 'diff'}, optional
+        ``diff`` is the two-pixel difference ``[-1, 1]``: ``pixel - left neighbour`` (x)
+        or ``pixel - upper neighbour`` (y). The kernels are applied by correlation, so
+        x responses are positive where the image brightens to the right, y responses
+        where it brightens downwards.
+    direction : {'magnitude', 'x', 'y'}, optional
+        ``sqrt(gx**2 + gy**2)``, or one signed component. The Laplacian has only
+        'magnitude', meaning its (signed) response.
+    color : {'luminance', 'channels'}, optional
+        On colour images, 'luminance' (default) computes one edge map from the BT.601
+        luma ``0.299 R + 0.587 G + 0.114 B`` and writes it into every colour channel
+        (grey edges, colour-noise free); 'channels' filters each channel separately.
+    scale : {'stretch', 'none'}, optional
+        'stretch' (default) returns ``abs(response)`` scaled so the strongest edge maps
+        to the top of the image's range (the type's maximum for 8/16-bit integers,
+        65535 for int32, 1.0 for float), one factor for all channels; an edge-free image
+        gives 0.
+        'none' returns the raw response, rounded and clipped for integer images (so
+        negative responses become 0 there).
+    border, cval, alpha, method, workers
+        As for :func:`gaussian`. Alpha is not filtered: the colour is premultiplied by
+        alpha (transparent pixels count as black) and the alpha channel copied.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``image``.
+
+    Examples
+    --------
+    >>> step = np.repeat([[0, 0, 10, 10]], 2, axis=0).astype(np.float32)
+    >>> edges(step, "diff", direction="x", scale="none")
+    array([[ 0.,  0., 10.,  0.],
+           [ 0.,  0., 10.,  0.]], dtype=float32)
+    """
+    _choice(operator, OPERATORS, "operator")
+    _choice(direction, DIRECTIONS, "direction")
+    _choice(color, COLORS, "color")
+    _choice(scale, SCALES, "scale")
+    kx, ky = OPERATORS[operator]
+    if ky is None and direction != "magnitude":
+        raise InputError(f"the {operator!r} operator has no direction; use "
+                         f"direction='magnitude', not {direction!r}")
+    array, has_alpha = _check_image(image, alpha)
+    dtype = array.dtype
+    top = _range_top(dtype)
+    n_colour = (array.shape[2] - has_alpha) if array.ndim == 3 else 1
+    luminance = color == "luminance" and n_colour == 3
+    threads = _threads(workers)
+    wanted = [kx] if direction == "x" or ky is None else [ky] if direction == "y" else [kx, ky]
+    ops = [_linear_op(_passes(_centred(k)), method=method, convolve=False, engine_workers=1)
+           for k in wanted]
+    pads = ops[0][0]  # the same for all: the kernels are centred in one odd square
+
+    def valid_op(block: np.ndarray) -> np.ndarray:
+        if has_alpha:
+            colour = block[:-1]
+            colour *= block[-1:] * block.dtype.type(1 / top)
+        else:
+            colour = block
+        if luminance:
+            luma = _LUMA.astype(colour.dtype)
+            colour[0] *= luma[0]
+            for c in (1, 2):
+                colour[c] *= luma[c]
+                colour[0] += colour[c]
+            colour = colour[:1]
+        if len(ops) == 1:
+            return ops[0][1](colour)
+        gx, gy = (op(colour) for _, op in ops)
+        gx *= gx
+        gx += gy * gy
+        return np.sqrt(gx, out=gx)
+
+    response = _run(array, pads, valid_op, border=border, cval=cval, alpha=False,
+                    workers=threads, cast=False)
+    if scale == "stretch":
+        np.abs(response, out=response)
+        peak = float(response.max(initial=0.0))
+        response *= response.dtype.type(top / peak if peak > 0 else 0.0)
+    if array.ndim == 3:
+        result = np.empty(array.shape, dtype)
+        response = _to_dtype(response, dtype)
+        result[..., :n_colour] = response[..., None] if response.ndim == 2 else response
+        if has_alpha:
+            result[..., -1] = array[..., -1]
+        return result
+    return _to_dtype(response, dtype)
+
+
+def _centred(kernel: np.ndarray) -> np.ndarray:
+    """Embed a kernel in the smallest odd square with the same origin (``shape // 2``)."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    rows, cols = kernel.shape
+    radius = max(rows // 2, rows - 1 - rows // 2, cols // 2, cols - 1 - cols // 2)
+    square = np.zeros((2 * radius + 1, 2 * radius + 1))
+    top, left = radius - rows // 2, radius - cols // 2
+    square[top:top + rows, left:left + cols] = kernel
+    return square
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _choice(value, options, name: str) -> None:
+    if not isinstance(value, str) or value not in options:
+        raise InputError(f"{name} must be one of {sorted(options)}, not {value!r}")
+
+
+def _pair(value, name: str, *, integer: bool = False) -> tuple:
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value, value]
+    if len(items) != 2:
+        raise InputError(f"{name} must be a number or a pair (rows, columns), not {value!r}")
+    out = []
+    for item in items:
+        if integer:
+            if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+                raise InputTypeError(f"{name} must be an integer, not {item!r}")
+            if item < 1:
+                raise InputError(f"{name} must be >= 1, not {item!r}")
+            out.append(int(item))
+        else:
+            try:
+                number = float(item)
+            except (TypeError, ValueError):
+                raise InputTypeError(f"{name} must be a number, not {item!r}") from None
+            if not np.isfinite(number) or number < 0:
+                raise InputError(f"{name} must be finite and >= 0, not {item!r}")
+            out.append(number)
+    return tuple(out)
+
+
+def _check_image(image: ArrayLike, alpha: bool | None) -> tuple[np.ndarray, bool]:
+    array = np.asarray(image)
+    if array.dtype.kind not in "buif":
+        raise InputTypeError(f"image must hold real numbers, not dtype {array.dtype}")
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8)
+    if array.ndim not in (2, 3):
+        raise InputError(f"image must be (H, W) or (H, W, C), not shape {array.shape}")
+    if array.size == 0:
+        raise InputError(f"image is empty (shape {array.shape})")
+    channels = array.shape[2] if array.ndim == 3 else 1
+    if alpha is None:
+        alpha = channels in (2, 4)
+    elif alpha and channels < 2:
+        raise InputError(f"alpha=True needs at least 2 channels, image has shape {array.shape}")
+    return array, bool(alpha)
+
+
+def _work_dtype(dtype: np.dtype) -> np.dtype:
+    """float32 for 8/16-bit integers and float32/16; float64 for wider ints and float64."""
+    if dtype.kind == "f":
+        return np.dtype(np.float64) if dtype.itemsize >= 8 else np.dtype(np.float32)
+    return np.dtype(np.float32) if dtype.itemsize <= 2 else np.dtype(np.float64)
+
+
+def _range_top(dtype: np.dtype) -> float:
+    """Full white: the type's maximum for 8/16-bit integers, 65535 for wider ones, 1.0 for floats.
+
+    int32 images come from Pillow's mode I, which in practice holds 16-bit data.
+    """
+    if dtype.kind == "f":
+        return 1.0
+    return float(min(np.iinfo(dtype).max, 65535))
+
+
+def _to_dtype(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``result`` in ``dtype``; integers rounded to nearest and clipped, never wrapped."""
+    if dtype.kind == "f":
+        return result.astype(dtype, copy=False)
+    if not result.flags.writeable:
+        result = result.copy()
+    return _round_clip(result, dtype).astype(dtype)
+
+
+def _round_clip(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round a float array in place to integers and clip it to ``dtype``'s range."""
+    info = np.iinfo(dtype)
+    np.rint(result, out=result)
+    np.clip(result, info.min, info.max, out=result)
+    return result
+
+
+# --------------------------------------------------------------------------- core
+
+# Rows per strip: the image is filtered in horizontal strips of about this many samples
+# (a few MB of float32, so the temporaries of one strip stay in cache and are not
+# page-faulted in afresh), the strips shared between threads.
+_STRIP_SAMPLES = 1 << 19
+
+
+def _threads(workers: int | None) -> int:
+    if workers is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) \
+            or workers < 1:
+        raise InputError(f"workers must be a positive integer, not {workers!r}")
+    return int(workers)
+
+
+def _pad(array: np.ndarray, pads, border: str, cval: float, work: np.dtype) -> np.ndarray:
+    """Pad axes 0 and 1; in the input dtype when it can hold ``cval`` (cheaper), else ``work``."""
+    if not any(before or after for before, after in pads):
+        return array
+    pad_width = list(pads) + [(0, 0)] * (array.ndim - 2)
+    if border != "constant":
+        return np.pad(array, pad_width, mode=BORDERS[border])
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        if not (cval == int(cval) and info.min <= cval <= info.max) if np.isfinite(cval) \
+                else True:
+            array = array.astype(work)
+    return np.pad(array, pad_width, mode="constant", constant_values=cval)
+
+
+def _run(image: ArrayLike, pads: list[tuple[int, int]],
+         valid_op: Callable[[np.ndarray], np.ndarray], *, border: str, cval: float,
+         alpha: bool | None, workers: int | None, cast: bool = True,
+         raw_integers: np.dtype | None = None) -> np.ndarray:
+    """Pad, then per strip: premultiply, apply a 'valid' op, unpremultiply, cast.
+
+    ``valid_op`` maps a padded block, planar ``(C, rows + reach, W + reach_x)``, to
+    ``(C', rows, W)``; C' may differ from C (edges return one luminance plane), and the
+    op may work in place on the block, which is its own copy. With ``cast`` the result
+    has the input's dtype (rounded and clipped), otherwise the working float dtype.
+    With ``raw_integers`` (an integer dtype) an integer image without alpha reaches
+    ``valid_op`` in that dtype instead of converted to float.
+    """
+    _choice(border, BORDERS, "border")
+    if isinstance(cval, (bool, np.bool_)):
+        raise InputTypeError(f"cval must be a number, not {cval!r}")
+    try:
+        cval = float(cval)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"cval must be a number, not {cval!r}") from None
+    threads = _threads(workers)
+    array, has_alpha = _check_image(image, alpha)
+    dtype = array.dtype
+    work = _work_dtype(dtype)
+    top = _range_top(dtype)
+    padded = _pad(array, pads, border, cval, work)
+    height = array.shape[0]
+    reach = pads[0][0] + pads[0][1]
+    row_samples = padded[0].size
+    rows = max(_STRIP_SAMPLES // max(row_samples, 1), 4 * reach, 16)
+    starts = list(range(0, height, rows))
+    if len(starts) < 2 * threads:  # small image: enough strips to keep every thread busy
+        rows = max(-(-height // (2 * threads)), 2 * reach, 8)
+        starts = list(range(0, height, rows))
+
+    convert = raw_integers is None or has_alpha or padded.dtype.kind not in "ui"
+    block_dtype = work if convert else raw_integers
+
+    def compute(r0: int) -> np.ndarray:
+        rows_in = padded[r0:min(r0 + rows, height) + reach]
+        # Planar copy (channels first): every 1-D pass then runs along rows or along
+        # contiguous lines, which FFTs and running sums do about twice as fast as
+        # along the interleaved channels of an (H, W, C) image.
+        planar = rows_in[np.newaxis] if rows_in.ndim == 2 else np.moveaxis(rows_in, 2, 0)
+        block = np.array(planar, dtype=block_dtype, order="C")
+        if has_alpha:
+            block[:-1] *= block[-1:] * block.dtype.type(1 / top)
+        result = valid_op(block)
+        if has_alpha:
+            a = result[-1:]
+            result[:-1] *= np.divide(top, a, out=np.zeros_like(a), where=a > 0)
+        if cast and dtype.kind in "iu":
+            _round_clip(result, dtype)  # the cast happens when copied into the output
+        if array.ndim == 2 and result.shape[0] == 1:
+            return result[0]
+        return np.moveaxis(result, 0, 2)
+
+    # The first strip fixes the output's channel count; copying a strip into the output
+    # re-interleaves its channels and casts it in one pass.
+    first = compute(0)
+    out_dtype = dtype if cast else first.dtype
+    if len(starts) == 1:
+        return np.ascontiguousarray(first, dtype=out_dtype)
+    out = np.empty((height, *first.shape[1:]), dtype=out_dtype)
+    out[:rows] = first
+
+    def fill(r0: int) -> None:
+        out[r0:r0 + rows] = compute(r0)
+
+    if threads > 1:
+        with ThreadPoolExecutor(min(threads, len(starts) - 1)) as pool:
+            list(pool.map(fill, starts[1:]))
+    else:
+        for r0 in starts[1:]:
+            fill(r0)
+    return out
+
+
+def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_workers: int
+               ) -> tuple[list[tuple[int, int]], Callable[[np.ndarray], np.ndarray]]:
+    """Padding and 'valid' operation applying the product of 2-D kernels ``passes``.
+
+    With ``convolve=False`` each kernel is correlated with its origin at
+    ``(kh // 2, kw // 2)`` (scipy.ndimage.correlate); with ``convolve=True`` it is
+    flipped first and its origin placed as scipy.ndimage.convolve does.
+    """
+    _choice(method, _METHODS, "method")
+    # Correlating with w (origin c = k // 2) reaches c before and k-1-c after; a
+    # convolution is a correlation with the flipped kernel, whose origin is (k-1) // 2.
+    kernels = [np.asarray(k)[::-1, ::-1] if convolve else np.asarray(k) for k in passes]
+    shape = (sum(k.shape[0] - 1 for k in kernels) + 1, sum(k.shape[1] - 1 for k in kernels) + 1)
+    if convolve:
+        pads = [((n - 1) // 2, n // 2) for n in shape]
+    else:
+        pads = [(n // 2, n - 1 - n // 2) for n in shape]
+
+    def valid_op(x: np.ndarray) -> np.ndarray:
+        for k in kernels:
+            if k.shape == (1, 1):
+                x = x * x.dtype.type(k[0, 0])
+                continue
+            # The engine convolves; correlating with k is convolving with k flipped.
+            # Blocks are planar (C, rows, columns): the kernel broadcasts over planes.
+            flipped = k[np.newaxis, ::-1, ::-1].astype(x.dtype)
+            axes = tuple(a for a in (1, 2) if k.shape[a - 1] > 1)
+            chosen = "direct" if method == "auto" and max(k.shape) <= _DIRECT_REACH else method
+            x = _engine_convolve(x, flipped, mode="valid", method=chosen, axes=axes,
+                                 workers=engine_workers)
+        return x
+
+    return pads, valid_op
+
+
+def _linear(image: ArrayLike, passes: list[np.ndarray], *, border: str, cval: float,
+            alpha: bool | None, method: str, workers: int | None,
+            convolve: bool) -> np.ndarray:
+    """Filter ``image`` with the product of the 2-D kernels ``passes``, in strips."""
+    # The strips are what runs in parallel (``workers`` threads), so each engine call
+    # gets one thread: FFT threads of its own would only compete with the other strips.
+    pads, valid_op = _linear_op(passes, method=method, convolve=convolve, engine_workers=1)
+    return _run(image, pads, valid_op, border=border, cval=cval, alpha=alpha, workers=workers)
+
+
+def _passes(kernel: np.ndarray) -> list[np.ndarray]:
+    """One dense kernel, or its column and row factors when it is rank 1."""
+    if min(kernel.shape) == 1:
+        return [kernel]
+    factors = _k.separate(kernel)
+    if factors is None:
+        return [kernel]
+    column, row = factors
+    return [column[:, None], row[None, :]]
+
+
+def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype) -> np.ndarray:
+    """Valid-mode mean over ``shape`` windows of a planar ``(C, rows, W)`` block.
+
+    Integer blocks (8/16-bit images, delivered by :func:`box` in an integer type wide
+    enough) are summed exactly; float blocks in float64 (a float32 running sum over
+    thousands of pixels loses about log2(width) bits). The division by the window area
+    comes last, once.
+    """
+    accumulator = x.dtype if x.dtype.kind in "iu" else np.dtype(np.float64)
+    if x.dtype != accumulator:
+        x = x.astype(accumulator)  # mixed-dtype ufunc loops run several times slower
+    if shape[0] > 1:
+        x = _running_sum_rows(x, shape[0], accumulator)
+    if shape[1] > 1:
+        x = _running_sum(x, shape[1], 2, accumulator)
+    result = x.astype(work)  # always a new array (never the caller's block)
+    area = shape[0] * shape[1]
+    if area > 1:
+        result *= work.type(1.0 / area)
+    return result
+
+
+def _running_sum_rows(x: np.ndarray, n: int, accumulator: np.dtype) -> np.ndarray:
+    """Sums of ``n`` consecutive rows (axis 1 of a planar block; 'valid'), row by row.
+
+    Each output row is the previous one plus the row entering the window minus the row
+    leaving it: two vector operations on whole rows, several times faster than a
+    cumulative sum down the (strided) columns of a C-ordered image.
+    """
+    length = x.shape[1] - n + 1
+    out = np.empty((x.shape[0], length, *x.shape[2:]), dtype=accumulator)
+    np.sum(x[:, :n], axis=1, dtype=accumulator, out=out[:, 0])
+    for r in range(1, length):
+        np.add(out[:, r - 1], x[:, r + n - 1], out=out[:, r])
+        np.subtract(out[:, r], x[:, r - 1], out=out[:, r])
+    return out
+
+
+def _running_sum(x: np.ndarray, n: int, axis: int, accumulator: np.dtype) -> np.ndarray:
+    """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of them)."""
+    sums = np.cumsum(x, axis=axis, dtype=accumulator)
+    length = x.shape[axis] - n + 1
+
+    def take(start, stop):
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(start, stop)
+        return tuple(index)
+
+    # window k = sums[k + n - 1] - sums[k - 1], taking sums[-1] = 0 (written into a new
+    # array: subtracting overlapping views of ``sums`` in place would make numpy copy).
+    out = np.empty_like(sums[take(n - 1, None)])
+    out[take(0, 1)] = sums[take(n - 1, n)]
+    np.subtract(sums[take(n, None)], sums[take(0, length - 1)], out=out[take(1, None)])
+    return out
