@@ -56,9 +56,14 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     say("numpy.convolve")
     small_x, small_h = rng.random(16), rng.random(3)
     c["np_call"] = _median_time(lambda: np.convolve(small_x, small_h))
-    big_x, big_h = rng.random(100_000), rng.random(64)
-    t = _median_time(lambda: np.convolve(big_x, big_h))
-    c["np_mac"] = max(t - c["np_call"], 1e-9) / (big_x.size * big_h.size)
+    from ._planner import NP_TAPS
+    for dt, key in ((np.float64, "np_f8_m"), (np.float32, "np_f4_m")):
+        big_x = rng.random(100_000).astype(dt)
+        for m in NP_TAPS:
+            h = rng.random(m).astype(dt)
+            t = _median_time(lambda h=h, big_x=big_x: np.convolve(big_x, h), repeat=3)
+            c[f"{key}{m}"] = max(t - c["np_call"], 1e-12) / (big_x.size + m - 1)
+    c["np_mac"] = c["np_f8_m1000"] / 1000
 
     say("taps loop")
     img, k = rng.random((512, 512)), rng.random((3, 3))

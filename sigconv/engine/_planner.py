@@ -8,7 +8,8 @@ stores a per-user profile that replaces this table when present).
 
 Cost of each candidate:
 
-* direct "lines": ``lines * (np_call + macs_per_line * np_mac)``;
+* direct "lines": ``lines * (np_call + outputs * np_per_output(m))``, the
+  per-output time interpolated in a measured table over kernel lengths m;
 * direct "taps": ``taps * (tap_call + out_size * tap_elem)``;
 * direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
 * fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch,
@@ -45,8 +46,9 @@ from ._validate import Problem
 # medians of 2-3 runs (benchmarks/calibrate_model.py); the VM was shared and noisy.
 DEFAULT_CONSTANTS = {
     "np_call": 3.2e-6,      # numpy.convolve call overhead, s
-    "np_mac": 4.1e-10,      # numpy.convolve per multiply-add (float64), s
+    "np_mac": 1.6e-10,      # numpy.convolve per multiply-add beyond the table below, s
     "tap_call": 1.1e-5,     # Python overhead per tap of the taps loop, s
+    "line_call": 9.0e-6,    # Python overhead per line of the lines loop (N-D input), s
     "tap_elem": 2.5e-9,     # per output element per tap (multiply + add), s
     "nd_call": 8.0e-5,      # ndimage variant overhead (pad, cast, call), s
     "nd_mac": 1.0e-9,       # scipy.ndimage.correlate per multiply-add, s
@@ -60,9 +62,24 @@ DEFAULT_CONSTANTS = {
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
 }
+# numpy.convolve's time per output sample against kernel length m (float64 and
+# float32), s: not linear in m, since numpy unrolls short kernels and calls a dot
+# product for longer ones (slowest per tap around m = 12..31).
+NP_TAPS = (2, 3, 4, 5, 8, 12, 16, 24, 31, 48, 64, 128, 301, 1000)
+DEFAULT_CONSTANTS.update({
+    **{f"np_f8_m{m}": t * 1e-9 for m, t in zip(NP_TAPS, (
+        0.46, 0.63, 0.93, 1.5, 2.3, 19.7, 12, 19, 27.6, 16.8, 17.7, 23.1, 54.4, 155))},
+    **{f"np_f4_m{m}": t * 1e-9 for m, t in zip(NP_TAPS, (
+        0.71, 1.1, 0.79, 0.97, 1.7, 13.8, 17.9, 24.1, 27.7, 19.5, 17, 19.6, 30.8, 84.7))},
+})
+
+# Overlap-add is considered along an axis only where the kernel has this many taps:
+# shorter kernels are the direct methods' ground (blocks of a few samples would
+# spend more in per-block work than the transforms save; measured on 3x3 kernels).
+OA_MIN_TAPS = 8
 
 # Below this predicted direct time, a transform must be 2x faster to be chosen.
-ACCURACY_BIAS_SECONDS = 1e-3
+ACCURACY_BIAS_SECONDS = 3e-4
 
 _state: dict = {"constants": None}
 
@@ -151,6 +168,19 @@ def _fft_time(c: dict, n_points: int, batch: int, real: bool, single: bool,
     return t + c["fft_call"] * calls
 
 
+def np_per_output(c: dict, m: int, single: bool) -> float:
+    """numpy.convolve seconds per output for a kernel of m taps (table, interpolated)."""
+    key = "np_f4_m" if single else "np_f8_m"
+    if m <= NP_TAPS[0]:
+        return c[f"{key}{NP_TAPS[0]}"]
+    for m0, m1 in itertools.pairwise(NP_TAPS):
+        if m <= m1:
+            t0, t1 = c[f"{key}{m0}"], c[f"{key}{m1}"]
+            return t0 + (t1 - t0) * (m - m0) / (m1 - m0)
+    top = c[f"{key}{NP_TAPS[-1]}"]
+    return top * m / NP_TAPS[-1]
+
+
 def _batch(shape, axes) -> int:
     return math.prod(d for a, d in enumerate(shape) if a not in axes)
 
@@ -165,18 +195,22 @@ def direct_costs(p: Problem, c: dict) -> dict:
         n, m = p.x.shape[a], p.h.shape[a]
         lines = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
                           if k != a)
-        if p.mode == "valid":
-            macs = (max(n, m) - min(n, m) + 1) * min(n, m)
-        else:
-            macs = n * m
-        costs["direct:lines"] = lines * (c["np_call"] + macs * c["np_mac"] * itemsize_factor)
+        outs = max(n, m) - min(n, m) + 1 if p.mode == "valid" else n + m - 1
+        dt = p.result_dtype
+        single = dt.itemsize == (8 if dt.kind == "c" else 4)
+        per = np_per_output(c, min(n, m), single) * (4.0 if dt.kind == "c" else 1.0)
+        loop = c["line_call"] * lines if lines > 1 else 0.0
+        costs["direct:lines"] = loop + lines * (c["np_call"] + outs * per * itemsize_factor)
     taps = min(math.prod(p.x.shape[a] for a in axes), math.prod(p.h.shape[a] for a in axes))
-    costs["direct:taps"] = taps * (c["tap_call"] + out_size * c["tap_elem"] * itemsize_factor)
+    width = max(0.5, p.result_dtype.itemsize / 8)     # memory-bound: bytes per element
+    costs["direct:taps"] = taps * (c["tap_call"] + out_size * c["tap_elem"] * width)
     if ndimage_ok(p):
         computed = math.prod(max(e - s_, p.x.shape[a], p.h.shape[a]) if a in axes else e - s_
                              for a, (s_, e) in enumerate(zip(p.start, p.stop)))
+        # ndimage sums in double: single precision pays the conversions (measured 2x)
+        single = p.result_dtype.itemsize == (8 if p.result_dtype.kind == "c" else 4)
         costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
-            2.0 if p.result_dtype.kind == "c" else 1.0)
+            2.0 if p.result_dtype.kind == "c" else 1.0) * (2.0 if single else 1.0)
     return costs
 
 
@@ -290,8 +324,9 @@ def _decide(p: Problem, method: str, backend, workers: int) -> Plan:
     oa_best = None
     if method != "fft":
         for a in p.axes:
-            if max(p.x.shape[a], p.h.shape[a]) >= 2 * min(p.x.shape[a], p.h.shape[a]) \
-                    or method == "oa":
+            short = min(p.x.shape[a], p.h.shape[a])
+            if method == "oa" or (max(p.x.shape[a], p.h.shape[a]) >= 2 * short
+                                  and short >= OA_MIN_TAPS):
                 t, B, L = oa_cost(p, c, backend, workers, a)
                 costs[f"oa:axis={a}"] = t
                 if oa_best is None or t < oa_best[0]:

@@ -1,0 +1,173 @@
+"""``sigconv blur | edges | filter`` run in-process through ``main([...])``."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from sigconv_cli.main import main
+
+from sigconv import image as si
+
+RNG = np.random.default_rng(11)
+
+
+@pytest.fixture
+def rgb(tmp_path):
+    path = tmp_path / "in.png"
+    si.write(path, RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    return path
+
+
+def _files(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_blur_gaussian_writes_same_kind(rgb, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["blur", str(rgb), "-o", str(out), "--sigma", "1.5"]) == 0
+    result = si.read(out)
+    source = si.read(rgb)
+    assert result.dtype == np.uint8 and result.shape == source.shape
+    reference = ndimage.gaussian_filter(source.astype(float), (1.5, 1.5, 0), truncate=4)
+    assert np.abs(result - reference).max() <= 1
+    assert "Gaussian" in capsys.readouterr().err
+    assert _files(tmp_path) == ["in.png", "out.png"]  # no temporary left
+
+
+def test_blur_box_border_constant_and_quiet(rgb, tmp_path, capsys):
+    out = tmp_path / "box.png"
+    assert main(["blur", str(rgb), "-o", str(out), "--box", "3", "--border", "constant",
+                 "--cval", "255", "--quiet"]) == 0
+    reference = ndimage.uniform_filter(si.read(rgb).astype(float), (3, 3, 1),
+                                       mode="constant", cval=255)
+    assert np.abs(si.read(out) - reference).max() <= 0.5 + 1e-6
+    assert capsys.readouterr().err == ""
+
+
+def test_sixteen_bit_and_float_files_keep_depth(tmp_path):
+    gray16 = tmp_path / "g.png"
+    si.write(gray16, RNG.integers(0, 65536, (12, 14), dtype=np.uint16))
+    assert main(["blur", str(gray16), "-o", str(tmp_path / "g2.png"), "--sigma", "1",
+                 "--quiet"]) == 0
+    assert si.read(tmp_path / "g2.png").dtype == np.uint16
+    gray_f = tmp_path / "f.tif"
+    si.write(gray_f, RNG.normal(size=(12, 14)).astype(np.float32))
+    assert main(["edges", str(gray_f), "-o", str(tmp_path / "e.tif"), "--quiet"]) == 0
+    edges = si.read(tmp_path / "e.tif")
+    assert edges.dtype == np.float32 and edges.max() == pytest.approx(1.0)
+
+
+def test_edges_options(rgb, tmp_path):
+    out = tmp_path / "e.png"
+    assert main(["edges", str(rgb), "-o", str(out), "--operator", "diff", "--direction", "y",
+                 "--color", "channels", "--scale", "none", "--quiet"]) == 0
+    expected = si.edges(si.read(rgb), "diff", direction="y", color="channels", scale="none")
+    np.testing.assert_array_equal(si.read(out), expected)
+
+
+@pytest.mark.parametrize("kind", ["preset", "txt", "csv", "npy"])
+def test_filter_kernels_from_presets_and_files(rgb, tmp_path, kind):
+    kernel = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    if kind == "preset":
+        spec, kernel = "emboss", si.EMBOSS
+    elif kind == "npy":
+        spec = str(tmp_path / "k.npy")
+        np.save(spec, kernel)
+    else:
+        spec = str(tmp_path / f"k.{kind}")
+        np.savetxt(spec, kernel, delimiter="," if kind == "csv" else " ")
+    out = tmp_path / "f.png"
+    assert main(["filter", str(rgb), "-o", str(out), "--kernel", spec, "--normalize",
+                 "--quiet"]) == 0
+    expected = si.filter(si.read(rgb), kernel, normalize=True)
+    np.testing.assert_array_equal(si.read(out), expected)
+    assert main(["filter", str(rgb), "-o", str(out), "--kernel", spec, "--correlate",
+                 "--force", "--quiet"]) == 0
+    np.testing.assert_array_equal(si.read(out), si.filter(si.read(rgb), kernel,
+                                                          correlate=True))
+
+
+def test_existing_output_needs_force_and_input_is_never_overwritten(rgb, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    assert main(["blur", str(rgb), "-o", str(out), "--sigma", "1"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    before = rgb.read_bytes()
+    assert main(["blur", str(rgb), "-o", str(rgb), "--sigma", "1", "--force"]) == 1
+    assert "input" in capsys.readouterr().err
+    assert rgb.read_bytes() == before
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda d: ["blur", str(d / "missing.png"), "--sigma", "1"], "does not exist"),
+    (lambda d: ["blur", str(d / "text.png"), "--sigma", "1"], "not an image"),
+    (lambda d: ["filter", str(d / "in.png"), "--kernel", "blurry"], "neither a preset"),
+    (lambda d: ["filter", str(d / "in.png"), "--kernel", str(d / "bad.csv")], "bad.csv"),
+    (lambda d: ["filter", str(d / "in.png"), "--kernel", "edge", "--normalize"], "sum is 0"),
+    (lambda d: ["edges", str(d / "in.png"), "--operator", "laplacian", "--direction", "x"],
+     "direction"),
+    (lambda d: ["edges", str(d / "float.tif"), "-o", str(d / "o.jpg")], "JPEG"),
+], ids=["missing", "not-image", "unknown-kernel", "bad-kernel-file", "zero-sum", "laplacian-x",
+        "float-to-jpeg"])
+def test_bad_inputs_give_one_line_error_and_no_file(tmp_path, capsys, rgb, make_args, message):
+    (tmp_path / "text.png").write_text("hello")
+    (tmp_path / "bad.csv").write_text("1,2\nx,y\n")
+    si.write(tmp_path / "float.tif", np.zeros((4, 4), np.float32))
+    args = make_args(tmp_path)
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "o.png")]
+    before = _files(tmp_path)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sigconv: error: ") and err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["blur", "in.png", "-o", "o.png"],                               # neither --sigma nor --box
+    ["blur", "in.png", "-o", "o.png", "--sigma", "1", "--box", "3"],
+    ["blur", "in.png", "-o", "o.png", "--box", "0"],
+    ["blur", "in.png", "-o", "o.png", "--sigma", "-2"],
+    ["blur", "in.png", "-o", "o.png", "--sigma", "1", "--border", "edge"],
+    ["edges", "in.png", "-o", "o.png", "--operator", "canny"],
+    ["filter", "in.png", "-o", "o.png"],                             # no --kernel
+])
+def test_usage_errors_exit_2(tmp_path, capsys, args):
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith("sigconv: error: ")
+
+
+def test_unwritable_extension_fails_before_any_work(rgb, tmp_path, capsys):
+    assert main(["blur", str(rgb), "-o", str(tmp_path / "o.xyz"), "--sigma", "1"]) == 1
+    assert "'.xyz'" in capsys.readouterr().err
+    assert _files(tmp_path) == ["in.png"]
+
+
+def test_failed_write_leaves_no_file(rgb, tmp_path, monkeypatch):
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(si, "write", explode)
+    assert main(["blur", str(rgb), "-o", str(tmp_path / "o.png"), "--sigma", "1"]) == 130
+    assert _files(tmp_path) == ["in.png"]
+
+
+DATA = pathlib.Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.mark.parametrize("name", ["scene_rgb.png", "scene_rgba.png", "gray16.png",
+                                  "gray_float.tif", "palette.gif"])
+@pytest.mark.parametrize("command", [["blur", "--sigma", "1.5"], ["blur", "--box", "4"],
+                                     ["edges"], ["filter", "--kernel", "sharpen"]])
+def test_every_bundled_image_kind_keeps_its_kind(tmp_path, name, command):
+    source = DATA / name
+    out = tmp_path / f"out{source.suffix}"
+    assert main([command[0], str(source), "-o", str(out), "--quiet", *command[1:]]) == 0
+    before, after = si.read(source), si.read(out)
+    assert after.dtype == before.dtype and after.shape == before.shape

@@ -1,0 +1,358 @@
+"""Blur, box, filter and edges against scipy.ndimage, across border modes and methods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sigconv import InputError, InputTypeError
+from sigconv import image as si
+from sigconv.image import _filters
+
+BORDERS = ["reflect", "nearest", "wrap", "constant", "mirror"]
+METHODS = ["direct", "fft", "oa"]
+RNG = np.random.default_rng(2026)
+
+
+def _image(shape=(23, 31, 3), dtype=np.uint8):
+    if np.dtype(dtype).kind == "f":
+        return RNG.normal(0.0, 1.0, shape).astype(dtype)
+    return RNG.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+
+
+def _per_channel(array, kernel):
+    return kernel if array.ndim == 2 else kernel[..., None]
+
+
+def _lsb_error(result, reference):
+    """Largest difference in units of the last place of the result's integer type."""
+    return np.abs(result.astype(np.float64) - reference).max()
+
+
+# --------------------------------------------------------------------------- blur
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("shape", [(23, 31), (23, 31, 3), (5, 4, 3)])
+def test_gaussian_matches_ndimage_within_one_lsb(border, shape):
+    img = _image(shape)
+    sigma = 2.0 if shape[0] > 5 else 3.0  # kernel wider than the image in the last case
+    out = si.gaussian(img, sigma, border=border, cval=40)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    reference = ndimage.gaussian_filter(img.astype(np.float64), (sigma, sigma, 0)[:img.ndim],
+                                        mode=border, cval=40, truncate=4.0)
+    assert _lsb_error(out, reference) <= 1
+
+
+@pytest.mark.parametrize("sigma", [0.5, (1.0, 3.5), 0])
+def test_gaussian_float_and_anisotropic(sigma):
+    img = _image((30, 26), np.float64)
+    out = si.gaussian(img, sigma, truncate=3.0)
+    reference = ndimage.gaussian_filter(img, sigma, mode="reflect", truncate=3.0)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, reference, atol=1e-12)
+
+
+def test_gaussian_16_bit_and_float32_keep_dtype():
+    img16 = _image((20, 24), np.uint16)
+    out = si.gaussian(img16, 1.5)
+    assert out.dtype == np.uint16
+    assert _lsb_error(out, ndimage.gaussian_filter(img16.astype(float), 1.5)) <= 1
+    img32 = _image((20, 24), np.float32)
+    out = si.gaussian(img32, 1.5)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ndimage.gaussian_filter(img32.astype(float), 1.5),
+                               atol=2e-6)
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("size", [1, 4, 5, (3, 8)])
+def test_box_matches_uniform_filter(border, size):
+    img = _image((19, 27, 3))
+    rows, cols = (size, size) if isinstance(size, int) else size
+    out = si.box(img, size, border=border, cval=250)
+    reference = ndimage.uniform_filter(img.astype(np.float64), (rows, cols, 1), mode=border,
+                                       cval=250)
+    assert out.dtype == np.uint8
+    assert _lsb_error(out, reference) <= 0.5 + 1e-6  # rounded to nearest
+
+
+def test_box_sums_do_not_overflow():
+    # running sums of a wide image wrap around in int32, but window sums stay exact ...
+    wide = np.full((101, 90_000), 255, np.uint8)  # 255 * 101 * 90_000 > 2**31
+    wide[:, 0] = 0
+    out = si.box(wide, (101, 3), workers=1)
+    assert out[0, 0] == 85 and out[0, 1] == 170 and (out[:, 2:] == 255).all()
+    # ... unless one window's sum exceeds it: 65535 * 200 * 200 > 2**31
+    bright = np.full((210, 220), 65535, np.uint16)
+    assert (si.box(bright, 200) == 65535).all()
+
+
+def test_box_float_precision_over_long_rows():
+    img = _image((3, 5000), np.float64) + 1e3
+    out = si.box(img, 15)
+    np.testing.assert_allclose(out, ndimage.uniform_filter(img, 15), rtol=1e-12)
+
+
+def test_blur_dispatches_and_requires_one_kind():
+    img = _image((9, 11))
+    np.testing.assert_array_equal(si.blur(img, sigma=1.2), si.gaussian(img, 1.2))
+    np.testing.assert_array_equal(si.blur(img, size=3), si.box(img, 3))
+    with pytest.raises(InputError, match="exactly one"):
+        si.blur(img)
+    with pytest.raises(InputError, match="exactly one"):
+        si.blur(img, sigma=1, size=3)
+
+
+# --------------------------------------------------------------------------- filter
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 5), (1, 4), (6, 1)])
+def test_filter_convolve_and_correlate_match_ndimage(border, shape):
+    img = _image((17, 21, 3), np.float64)
+    kernel = RNG.normal(size=shape)
+    k3 = kernel[..., None]
+    out = si.filter(img, kernel, border=border, cval=0.7)
+    np.testing.assert_allclose(out, ndimage.convolve(img, k3, mode=border, cval=0.7),
+                               atol=1e-10)
+    out = si.filter(img, kernel, correlate=True, border=border, cval=0.7)
+    np.testing.assert_allclose(out, ndimage.correlate(img, k3, mode=border, cval=0.7),
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("method", METHODS)
+def test_fft_and_overlap_add_equal_direct_per_border(border, method):
+    img = _image((40, 33), np.float32)
+    kernel = RNG.normal(size=(9, 12))
+    direct = si.filter(img, kernel, border=border, cval=-2.0, method="direct")
+    other = si.filter(img, kernel, border=border, cval=-2.0, method=method)
+    assert other.dtype == np.float32
+    np.testing.assert_allclose(other, direct, atol=2e-4)
+    reference = ndimage.convolve(img.astype(np.float64), kernel, mode=border, cval=-2.0)
+    np.testing.assert_allclose(other, reference, atol=2e-4)
+
+
+@pytest.mark.parametrize("border", ["reflect", "wrap", "constant"])
+def test_separable_path_equals_dense_path(border, monkeypatch):
+    img = _image((25, 30, 3))
+    kernel = np.outer([1.0, 4.0, 6.0, 4.0, 1.0], [-1.0, 0.0, 2.0, 0.5]) / 40.0
+    assert si.separate(kernel) is not None
+    separable = si.filter(img, kernel, border=border, cval=9)
+    monkeypatch.setattr(_filters, "_passes", lambda k: [k])  # force one dense 2-D pass
+    dense = si.filter(img, kernel, border=border, cval=9)
+    assert _lsb_error(separable, dense) <= 1
+    reference = ndimage.convolve(img.astype(float), kernel[..., None], mode=border, cval=9)
+    assert _lsb_error(separable, np.clip(reference, 0, 255)) <= 0.5 + 1e-3
+
+
+def test_filter_normalize_and_integer_clipping():
+    img = np.array([[0, 100, 255]] * 3, np.uint8)
+    np.testing.assert_array_equal(si.filter(img, [[2.0, 2.0]], normalize=True,
+                                            border="nearest"),
+                                  si.filter(img, [[0.5, 0.5]], border="nearest"))
+    sharp = si.filter(img, si.SHARPEN, border="nearest")
+    assert sharp.dtype == np.uint8
+    np.testing.assert_array_equal(sharp, [[0, 45, 255]] * 3)  # -55 clipped, not wrapped
+    with pytest.raises(InputError, match="sum is 0"):
+        si.filter(img, si.LAPLACIAN, normalize=True)
+
+
+def test_strips_and_threads_do_not_change_the_result(monkeypatch):
+    img = _image((200, 40, 4)).astype(np.float64)
+    monkeypatch.setattr(_filters, "_STRIP_SAMPLES", 1)  # strips of 4 x reach rows
+    calls = []
+    run = _filters._run
+
+    def counting_run(*args, **kwargs):
+        calls.append(kwargs["workers"])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(_filters, "_run", counting_run)
+    for workers in (1, 2):
+        gauss = si.gaussian(img, 1.0, alpha=False, workers=workers)  # reach 8: 7 strips
+        np.testing.assert_allclose(gauss, ndimage.gaussian_filter(img, (1, 1, 0)), atol=1e-12)
+        box = si.box(img, 5, alpha=False, workers=workers)  # reach 4: 13 strips
+        np.testing.assert_allclose(box, ndimage.uniform_filter(img, (5, 5, 1)), atol=1e-12)
+    assert calls == [1, 1, 2, 2]
+
+
+def test_input_is_not_modified():
+    img = _image((12, 12, 4), np.float32)
+    copy = img.copy()
+    si.gaussian(img, 1.0)
+    si.filter(img, [[1.0]])
+    si.edges(img)
+    np.testing.assert_array_equal(img, copy)
+    assert si.filter(img, [[1.0]]) is not img
+
+
+# --------------------------------------------------------------------------- alpha
+
+
+def test_alpha_premultiplied_blur_does_not_bleed_hidden_colour():
+    # Opaque red on the left, fully transparent *green* on the right.
+    rgba = np.zeros((8, 10, 4), np.uint8)
+    rgba[:, :5] = (255, 0, 0, 255)
+    rgba[:, 5:] = (0, 255, 0, 0)
+    out = si.box(rgba, 3)
+    visible = out[..., 3] > 0
+    assert visible[:, 5].all()  # alpha itself is blurred
+    np.testing.assert_array_equal(out[..., 3][:, 4:6], [[170, 85]] * 8)
+    np.testing.assert_array_equal(out[visible][:, 1], 0)  # no green anywhere visible
+    np.testing.assert_array_equal(out[visible][:, 0], 255)
+    np.testing.assert_array_equal(out[~visible][:, :3], 0)
+
+
+def test_alpha_matches_premultiplied_oracle():
+    rgba = _image((15, 18, 4)).astype(np.float64)
+    rgba[..., 3] = RNG.integers(0, 256, (15, 18))
+    a = rgba[..., 3:] / 255.0
+    def blur(x):
+        return ndimage.gaussian_filter(x, (1.3, 1.3, 0))
+
+    alpha = blur(rgba[..., 3:])
+    colour = blur(rgba[..., :3] * a) / np.where(alpha > 0, alpha / 255.0, 1)
+    out = si.gaussian(rgba.astype(np.uint8), 1.3)
+    assert _lsb_error(out[..., 3:], alpha) <= 1
+    assert _lsb_error(out[..., :3], colour) <= 1
+
+
+def test_la_images_and_explicit_alpha_flag():
+    la = _image((10, 12, 2))
+    out = si.gaussian(la, 1.0)
+    rgba_like = si.gaussian(np.dstack([la[..., :1]] * 3 + [la[..., 1:]]), 1.0)
+    np.testing.assert_array_equal(out[..., 0], rgba_like[..., 0])
+    plain = si.gaussian(la, 1.0, alpha=False)  # two independent channels
+    reference = ndimage.gaussian_filter(la.astype(float), (1, 1, 0))
+    assert _lsb_error(plain, reference) <= 1
+    with pytest.raises(InputError, match="alpha=True"):
+        si.gaussian(_image((4, 4)), 1.0, alpha=True)
+
+
+# --------------------------------------------------------------------------- article
+
+
+def test_article_3x3_box_blur_averages_the_neighbourhood():
+    # colah, "Understanding Convolutions": a kernel of 1/9 on a 3x3 box blurs the image.
+    img = np.array([[0, 0, 0, 0, 0],
+                    [0, 9, 9, 9, 0],
+                    [0, 9, 18, 9, 0],
+                    [0, 9, 9, 9, 0],
+                    [0, 0, 0, 0, 0]], np.float64)
+    expected_centre = (9 * 8 + 18) / 9
+    expected_corner = (9 + 9 + 9 + 18) / 9  # pixel (1, 1): 4 non-zero neighbours
+    for out in (si.filter(img, si.BOX3, border="constant"), si.box(img, 3, border="constant")):
+        assert out[2, 2] == pytest.approx(expected_centre)
+        assert out[1, 1] == pytest.approx(expected_corner)
+        assert out[0, 0] == pytest.approx(1.0)
+    np.testing.assert_array_equal(si.BOX3, np.full((3, 3), 1 / 9))
+
+
+def test_article_minus_one_one_edge_detector():
+    # The article's 5x5 kernel: -1 and 1 on two adjacent pixels, the 1 at the centre.
+    article = np.zeros((5, 5))
+    article[2, 1], article[2, 2] = -1, 1
+    img = np.array([[10, 10, 10, 50, 50, 50]] * 4, np.float64)
+    slid = si.filter(img, article, correlate=True, border="nearest")
+    # similar neighbours give zero; the step gives the difference across it
+    np.testing.assert_array_equal(slid, [[0, 0, 0, 40, 0, 0]] * 4)
+    np.testing.assert_array_equal(si.edges(img, "diff", direction="x", scale="none",
+                                           border="nearest"), slid)
+    vertical = si.edges(img.T.copy(), "diff", direction="y", scale="none", border="nearest")
+    np.testing.assert_array_equal(vertical, slid.T)
+
+
+# --------------------------------------------------------------------------- edges
+
+
+@pytest.mark.parametrize("operator, kx, ky", [("sobel", si.SOBEL_X, si.SOBEL_Y),
+                                              ("prewitt", si.PREWITT_X, si.PREWITT_Y),
+                                              ("scharr", si.SCHARR_X, si.SCHARR_Y)])
+@pytest.mark.parametrize("border", ["reflect", "wrap", "constant"])
+def test_gradient_operators_match_ndimage_correlate(operator, kx, ky, border):
+    img = _image((16, 20), np.float64)
+    gx = ndimage.correlate(img, kx, mode=border, cval=0.3)
+    gy = ndimage.correlate(img, ky, mode=border, cval=0.3)
+    opts = {"scale": "none", "border": border, "cval": 0.3}
+    np.testing.assert_allclose(si.edges(img, operator, direction="x", **opts), gx, atol=1e-10)
+    np.testing.assert_allclose(si.edges(img, operator, direction="y", **opts), gy, atol=1e-10)
+    np.testing.assert_allclose(si.edges(img, operator, **opts), np.hypot(gx, gy), atol=1e-10)
+    if operator == "sobel" and border != "constant":  # sign convention of ndimage.sobel
+        # (ndimage.sobel pads again between its two 1-D passes, so differs for constant)
+        np.testing.assert_allclose(gx, ndimage.sobel(img, axis=1, mode=border, cval=0.3))
+
+
+def test_sobel_x_is_positive_where_brighter_to_the_right():
+    ramp = np.tile(np.arange(8, dtype=np.float32), (5, 1))
+    assert (si.edges(ramp, direction="x", scale="none", border="nearest")[:, 1:-1] > 0).all()
+    assert (si.edges(ramp.T, direction="y", scale="none", border="nearest")[1:-1] > 0).all()
+
+
+def test_laplacian_and_stretch_scaling():
+    img = np.zeros((9, 9), np.uint8)
+    img[4, 4] = 10
+    out = si.edges(img, "laplacian")
+    assert out.dtype == np.uint8
+    assert out[4, 4] == 255 and out[3, 4] == round(255 / 4) and out[0, 0] == 0
+    flat = si.edges(np.full((6, 6), 77, np.uint16))
+    assert flat.dtype == np.uint16 and not flat.any()
+    stretched = si.edges(_image((10, 10), np.float32))
+    assert stretched.max() == pytest.approx(1.0) and stretched.min() >= 0
+    with pytest.raises(InputError, match="direction"):
+        si.edges(img, "laplacian", direction="x")
+
+
+def test_edges_on_colour_luminance_or_channels():
+    rgb = np.zeros((10, 12, 3), np.uint8)
+    rgb[:, 6:, 0] = 200  # a vertical red step ...
+    rgb[5:, :, 2] = 200  # ... and a horizontal blue one: luma weighs them 0.299 : 0.114
+    lum = si.edges(rgb, border="nearest")
+    assert lum.shape == rgb.shape and lum.dtype == np.uint8
+    np.testing.assert_array_equal(lum[..., 0], lum[..., 1])  # grey edges
+    gray = rgb.astype(np.float64) @ [0.299, 0.587, 0.114]
+    expected = np.rint(si.edges(gray, border="nearest") * 255)  # float: stretched to 1.0
+    assert np.abs(lum[..., 0] - expected).max() <= 1
+    # away from the corner, the two edges' strengths keep the luma weights' ratio
+    assert int(lum[1, 6, 0]) / int(lum[5, 1, 0]) == pytest.approx(0.299 / 0.114, rel=0.03)
+    per = si.edges(rgb, color="channels", border="nearest")
+    assert per[..., 0].max() == 255 and per[..., 2].max() == 255 and not per[..., 1].any()
+
+
+def test_edges_keep_alpha_and_ignore_hidden_colour():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 1] = 255
+    rgba[:, 4:, 1] = 0  # a green/black step ...
+    rgba[..., 3] = 0  # ... fully transparent, so invisible
+    rgba[2, 2, 3] = 7
+    out = si.edges(rgba, border="nearest")
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    assert out[..., :3].max() == 255  # only the visible dot has edges ...
+    assert not out[6:, :, :3].any()  # ... far from it there are none
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: si.gaussian(np.zeros((4, 4)), -1), InputError, "sigma"),
+    (lambda: si.gaussian(np.zeros((4, 4)), "wide"), InputTypeError, "'wide'"),
+    (lambda: si.gaussian(np.zeros((4, 4)), 1, border="edge"), InputError, "'edge'"),
+    (lambda: si.gaussian(np.zeros((4, 4)), 1, method="fast"), InputError, "'fast'"),
+    (lambda: si.box(np.zeros((4, 4)), 0), InputError, "size"),
+    (lambda: si.box(np.zeros((4, 4)), 2.5), InputTypeError, "2.5"),
+    (lambda: si.box(np.zeros((4, 4)), 3, workers=0), InputError, "workers"),
+    (lambda: si.box(np.zeros((4, 4, 3, 2)), 3), InputError, "shape"),
+    (lambda: si.box(np.zeros((0, 4)), 3), InputError, "empty"),
+    (lambda: si.box(np.zeros((4, 4), complex), 3), InputTypeError, "complex"),
+    (lambda: si.box(np.zeros((4, 4)), 3, cval="x"), InputTypeError, "cval"),
+    (lambda: si.filter(np.zeros((4, 4)), np.zeros((2, 2, 2))), InputError, "3-D"),
+    (lambda: si.filter(np.zeros((4, 4)), [[np.nan]]), InputError, "NaN"),
+    (lambda: si.edges(np.zeros((4, 4)), "canny"), InputError, "'canny'"),
+    (lambda: si.edges(np.zeros((4, 4)), scale="auto"), InputError, "'auto'"),
+])
+def test_bad_arguments_raise_clear_errors(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
