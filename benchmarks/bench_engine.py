@@ -33,20 +33,40 @@ from sigconv.engine._validate import prepare
 SKIP_FACTOR = 40.0
 
 
-def timeit(fn, budget: float = 0.6, max_rep: int = 7) -> float:
-    """Median of repeats; one warm-up call (plans, page faults of cached buffers)."""
+def _inner(fn) -> int:
+    """Calls per timed sample, so that a sample lasts at least ~5 ms."""
     t0 = time.perf_counter()
-    fn()
+    fn()                                  # warm-up: plans, cached buffers
     first = time.perf_counter() - t0
-    reps = max(1, min(max_rep, int(budget / max(first, 1e-9))))
-    inner = max(1, int(0.005 / max(first, 1e-9)))
-    times = []
-    for _ in range(reps if first > 1e-3 else max(3, reps)):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+    return max(1, int(0.005 / max(first, 1e-9)))
+
+
+def _sample(fn, inner: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner
+
+
+def timeit(fn, budget: float = 0.6, max_rep: int = 7) -> float:
+    """Median of repeated samples after a warm-up call."""
+    inner = _inner(fn)
+    first = _sample(fn, inner)
+    reps = max(3, min(max_rep, int(budget / max(first, 1e-9))))
+    return statistics.median([first] + [_sample(fn, inner) for _ in range(reps - 1)])
+
+
+def timeit_many(fns: dict, budget: float = 1.5, max_rep: int = 7) -> dict:
+    """Medians of samples taken round-robin (A B C A B C ...), so that the machine's
+    drifts and bursts hit every contender alike."""
+    inner = {k: _inner(f) for k, f in fns.items()}
+    first = {k: _sample(f, inner[k]) for k, f in fns.items()}
+    reps = max(3, min(max_rep, int(budget / max(sum(first.values()), 1e-9))))
+    samples = {k: [v] for k, v in first.items()}
+    for _ in range(reps - 1):
+        for k, f in fns.items():
+            samples[k].append(_sample(f, inner[k]))
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def bare_transforms(x, h, plan, workers) -> float | None:
@@ -93,15 +113,15 @@ def bare_transforms(x, h, plan, workers) -> float | None:
 def cell(x, h, workers):
     plan = sigconv.explain(x, h)
     best_pred = min(plan.costs.values()) if plan.costs else 0.0
-    row = {"plan": plan}
-    row["sigconv"] = timeit(lambda: sigconv.convolve(x, h))
-    row["scipy"] = timeit(lambda: ss.convolve(x, h))
-    forced = {}
+    fns = {"sigconv": lambda: sigconv.convolve(x, h), "scipy": lambda: ss.convolve(x, h)}
     for m in ("direct", "fft", "oa"):
         pred = min((v for k, v in plan.costs.items() if k.split(":")[0] == m), default=None)
         if pred is not None and best_pred and pred > SKIP_FACTOR * best_pred and pred > 0.5:
             continue
-        forced[m] = timeit(lambda m=m: sigconv.convolve(x, h, method=m))
+        fns[m] = lambda m=m: sigconv.convolve(x, h, method=m)
+    times = timeit_many(fns)
+    row = {"plan": plan, "sigconv": times.pop("sigconv"), "scipy": times.pop("scipy")}
+    forced = times
     row["forced"] = forced
     row["regret"] = row["sigconv"] / min(list(forced.values()) + [row["sigconv"]])
     row["bare"] = bare_transforms(x, h, plan, workers)

@@ -13,7 +13,7 @@ Plan kinds: ``"r2c"`` (real -> half spectrum over ``axes``, last axis halved),
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,8 +61,7 @@ def real_of(dtype: np.dtype) -> np.dtype:
     return np.empty(0, dtype).real.dtype
 
 
-@dataclass(frozen=True)
-class PlanKey:
+class PlanKey(NamedTuple):   # a tuple: cheap to hash on every call
     kind: str
     shape: tuple[int, ...]
     dtype: str         # the real dtype for r2c/c2r, the complex dtype for c2c

@@ -83,9 +83,10 @@ def fft_shape(p: Problem, backend) -> tuple[int, ...]:
         for a in p.axes)
 
 
-def fftconv(p: Problem, backend, workers: int) -> np.ndarray:
+def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None
+            ) -> np.ndarray:
     axes = p.axes
-    lens = fft_shape(p, backend)
+    lens = lens or fft_shape(p, backend)
     cdt, cplx = compute_dtype(p, math.prod(lens) * max(p.x.size // math.prod(
         p.x.shape[a] for a in axes), p.h.size // math.prod(p.h.shape[a] for a in axes)))
     sx = list(p.x.shape)
