@@ -274,12 +274,13 @@ def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
     key = (p.x.shape, p.h.shape, p.x.dtype.str, p.h.dtype.str, p.axes, p.start, p.stop,
            p.mode, p.result_dtype.str, method, name, workers, id(constants()))
     plan = _plan_shapes(key)        # shared: callers copy before changing it
-    if plan.method in ("fft", "oa") and p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu":
-        if not _exact.fft_is_exact(p, math.prod(plan.fft_shape)):
-            return dataclasses.replace(
-                plan, method="direct", axis=None, block=None, fft_shape=None,
-                variant=plan.reason_variant,
-                reason="integer inputs too large for an exact FFT result")
+    exact_ints = p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu"
+    if plan.method in ("fft", "oa") and exact_ints \
+            and not _exact.fft_is_exact(p, math.prod(plan.fft_shape)):
+        return dataclasses.replace(
+            plan, method="direct", axis=None, block=None, fft_shape=None,
+            variant=plan.reason_variant,
+            reason="integer inputs too large for an exact FFT result")
     return plan
 
 
