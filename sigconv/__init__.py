@@ -13,19 +13,20 @@ The audio and image front ends live in ``sigconv.audio`` and ``sigconv.image``.
 
 from ._errors import FileFormatError, InputError, InputTypeError, OutputExistsError, SigconvError
 from .engine import (
-                      Plan,
-                      choose_conv_method,
-                      convolve,
-                      convolve2d,
-                      correlate,
-                      correlate2d,
-                      explain,
-                      fftconvolve,
-                      oaconvolve,
+                     Convolver,
+                     Plan,
+                     choose_conv_method,
+                     convolve,
+                     convolve2d,
+                     correlate,
+                     correlate2d,
+                     explain,
+                     fftconvolve,
+                     oaconvolve,
 )
 
 __version__ = "0.1.0"
 
-__all__ = ["FileFormatError", "InputError", "InputTypeError", "OutputExistsError", "Plan",
+__all__ = ["Convolver", "FileFormatError", "InputError", "InputTypeError", "OutputExistsError", "Plan",
            "SigconvError", "choose_conv_method", "convolve", "convolve2d", "correlate",
            "correlate2d", "explain", "fftconvolve", "oaconvolve"]

@@ -123,11 +123,16 @@ def route(in_channels: int, ir_channels: int) -> Routing:
 
 
 def convolve_routed(x: np.ndarray, ir: np.ndarray, routing: Routing, *,
-                    workers: int | None = None) -> np.ndarray:
+                    workers: int | None = None, convolver=None) -> np.ndarray:
     """Full convolution of ``x`` (frames, in) through ``ir`` (taps, k) as ``routing`` says.
 
     One call to the engine, which picks direct, overlap-add or FFT; the channel axis
     broadcasts, so a ``(frames, 1)`` input against a ``(taps, 2)`` IR gives two outputs.
+    ``convolver``, a :class:`sigconv.Convolver` of ``ir`` (full mode, axis 0), reuses the
+    IR's spectrum from call to call (streaming).
     """
-    y = _engine_convolve(routing.gather(x), ir, mode="full", axes=0, workers=workers)
+    if convolver is not None:
+        y = convolver(routing.gather(x))
+    else:
+        y = _engine_convolve(routing.gather(x), ir, mode="full", axes=0, workers=workers)
     return routing.combine(y)

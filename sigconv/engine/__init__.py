@@ -1,8 +1,16 @@
 """The convolution engine: validation, planner, and the direct / overlap-add / FFT methods."""
 
-from ._api import choose_conv_method, convolve, correlate, explain, fftconvolve, oaconvolve
+from ._api import (
+                   Convolver,
+                   choose_conv_method,
+                   convolve,
+                   correlate,
+                   explain,
+                   fftconvolve,
+                   oaconvolve,
+)
 from ._planner import Plan
 from ._two_d import convolve2d, correlate2d
 
-__all__ = ["Plan", "choose_conv_method", "convolve", "convolve2d", "correlate", "correlate2d",
-           "explain", "fftconvolve", "oaconvolve"]
+__all__ = ["Convolver", "Plan", "choose_conv_method", "convolve", "convolve2d", "correlate",
+           "correlate2d", "explain", "fftconvolve", "oaconvolve"]

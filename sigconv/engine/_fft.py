@@ -83,8 +83,24 @@ def fft_shape(p: Problem, backend) -> tuple[int, ...]:
         for a in p.axes)
 
 
-def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None
-            ) -> np.ndarray:
+def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, key):
+    """The transform of ``h`` (scaled by ``scale``) through ``plan``; from ``spectra``
+    when a :class:`sigconv.Convolver` already computed it for this layout."""
+    if spectra is not None:
+        hit = spectra.get(key)
+        if hit is not None:
+            return hit
+    _fill(plan.input, h, scale)
+    H = plan.execute()
+    if spectra is not None:
+        if len(spectra) >= 8:        # a handful of layouts per kernel is plenty
+            spectra.clear()
+        H = spectra[key] = H.copy()
+    return H
+
+
+def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
+            spectra: dict | None = None) -> np.ndarray:
     axes = p.axes
     lens = lens or fft_shape(p, backend)
     cdt, cplx = compute_dtype(p, math.prod(lens) * max(p.x.size // math.prod(
@@ -96,13 +112,13 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
     so = [max(i, j) if a not in axes else i for a, (i, j) in enumerate(zip(sx, sh))]
     fx, fh, inv = _plans(backend, tuple(sx), tuple(sh), tuple(so), axes, cdt, cplx,
                          workers, "f")
-    # Put 1/N on the smaller operand.
+    # Put 1/N on the smaller operand (on the kernel when its spectrum is kept).
     scale = 1.0 / math.prod(lens)
-    small_on_h = p.h.size <= p.x.size
+    small_on_h = spectra is not None or p.h.size <= p.x.size
     _fill(fx.input, p.x, None if small_on_h else scale)
-    _fill(fh.input, p.h, scale if small_on_h else None)
+    H = _kernel_spectrum(fh, p.h, scale if small_on_h else None, spectra,
+                         ("fft", tuple(sh), cdt.str, axes))
     X = fx.execute()
-    H = fh.execute()
     np.multiply(X, H, out=inv.input)
     y = inv.execute()
     sl = tuple(slice(s, e) for s, e in zip(p.start, p.stop))
@@ -110,11 +126,12 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
 
 
 def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
-           chunk_bytes: int = OA_CHUNK_BYTES) -> np.ndarray:
+           chunk_bytes: int = OA_CHUNK_BYTES, spectra: dict | None = None) -> np.ndarray:
     """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand."""
     x, h = p.x, p.h
     if x.shape[axis] < h.shape[axis]:
         x, h = h, x
+        spectra = None               # the kept spectrum is the kernel's, not this one
     n, m = x.shape[axis], h.shape[axis]
     B = block
     L = B + m - 1
@@ -144,8 +161,10 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
 
     # Kernel spectrum, once per call (copied: the plan's output buffer is reused).
     scale = 1.0 / (L * math.prod(other_lens.values()))
-    _fill(fh.input, np.expand_dims(h, axis), scale)
-    H = fh.execute().copy()
+    H = _kernel_spectrum(fh, np.expand_dims(h, axis), scale, spectra,
+                         ("oa", sh, cdt.str, fft_axes))
+    if spectra is None:
+        H = H.copy()                 # the plan's output buffer is reused
 
     # Output accumulator along `axis`: blocks' heads are assigned, tails carried.
     out_other = []
