@@ -99,3 +99,20 @@ def test_calibrate_writes_profile(tmp_path, monkeypatch, capsys):
     assert _planner.constants()["np_mac"] == saved["np_mac"]
     monkeypatch.undo()
     _planner.reset_constants()
+
+
+def test_calibrate_saves_fftw_wisdom_that_reloads(tmp_path, monkeypatch):
+    pytest.importorskip("pyfftw")
+    from sigconv import _profile
+    from sigconv.backends._pyfftw import _wisdom_state, load_wisdom
+    from sigconv.engine import _calibrate
+
+    monkeypatch.setattr(_profile, "cache_dir", lambda: str(tmp_path))
+    made = _calibrate.plan_wisdom("pyfftw", workers=1, seconds=1.0)
+    assert made >= 2
+    path = tmp_path / "fftw-wisdom.json"
+    assert path.exists()
+    monkeypatch.setitem(_wisdom_state, "loaded", None)
+    assert load_wisdom(str(path))
+    (tmp_path / "bad.json").write_text("not json")
+    assert not load_wisdom(str(tmp_path / "bad.json"))
