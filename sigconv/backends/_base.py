@@ -17,9 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-KINDS = ("r2c", "c2r", "c2c", "c2ci")
-
-
 _CPUS = os.cpu_count() or 1
 
 # A transform call smaller than this many points runs on one thread: below about

@@ -36,11 +36,6 @@ class Problem:
     def out_shape(self) -> tuple[int, ...]:
         return tuple(e - s for s, e in zip(self.start, self.stop))
 
-    @property
-    def full_shape(self) -> tuple[int, ...]:
-        return tuple(full_len(self.x.shape[a], self.h.shape[a], a in self.axes)
-                     for a in range(self.x.ndim))
-
 
 def full_len(n: int, m: int, convolved: bool) -> int:
     return n + m - 1 if convolved else max(n, m)
