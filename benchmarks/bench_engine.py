@@ -26,7 +26,7 @@ import scipy.signal as ss
 
 import sigconv
 from sigconv.backends import PlanKey, get_backend
-from sigconv.backends._base import OA_CHUNK_BYTES, real_of
+from sigconv.backends._base import oa_chunk_blocks, real_of
 from sigconv.engine._fft import compute_dtype
 from sigconv.engine._validate import prepare
 
@@ -93,7 +93,7 @@ def bare_transforms(x, h, plan, workers) -> float | None:
     L = plan.block + m - 1
     nb = -(-n // plan.block)
     cdt, cplx = compute_dtype(p, L * nb)
-    C = int(max(1, min(nb, OA_CHUNK_BYTES // (L * cdt.itemsize))))
+    C = oa_chunk_blocks(nb, L * cdt.itemsize)
     dt = real_of(cdt).str
     fx = b.plan(PlanKey("r2c", (C, L), dt, (1,), workers, "ox"))
     fh = b.plan(PlanKey("r2c", (1, L), dt, (1,), workers, "oh"))

@@ -29,6 +29,14 @@ THREAD_MIN_POINTS = 1 << 20
 OA_CHUNK_BYTES = 8 << 20
 
 
+def oa_chunk_blocks(blocks: int, block_bytes: int) -> int:
+    """Blocks per overlap-add chunk: at most OA_CHUNK_BYTES of buffer, and balanced so the
+    last chunk is not mostly empty (every chunk transforms the plan's full batch)."""
+    most = max(1, min(blocks, OA_CHUNK_BYTES // max(1, block_bytes)))
+    chunks = -(-blocks // most)
+    return -(-blocks // chunks)
+
+
 def default_workers() -> int:
     """Threads used by default: every core."""
     return _CPUS

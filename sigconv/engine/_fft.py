@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ..backends import PlanKey
-from ..backends._base import OA_CHUNK_BYTES, real_of
+from ..backends._base import oa_chunk_blocks, real_of
 from ._validate import Problem, fft_dtype
 
 # Single-precision problems whose transforms hold at most this many points are
@@ -126,7 +126,7 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
 
 
 def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
-           chunk_bytes: int = OA_CHUNK_BYTES, spectra: dict | None = None) -> np.ndarray:
+           spectra: dict | None = None) -> np.ndarray:
     """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand."""
     x, h = p.x, p.h
     if x.shape[axis] < h.shape[axis]:
@@ -147,7 +147,7 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
 
     # chunk layout: x.shape with `axis` replaced by (C, L)
     row = math.prod(other_lens.get(a, x.shape[a]) for a in range(ndim) if a != axis) * L
-    C = int(max(1, min(nb, chunk_bytes // max(1, row * cdt.itemsize))))
+    C = oa_chunk_blocks(nb, row * cdt.itemsize)
     fft_axes = tuple(sorted([ins(a) for a in others] + [axis + 1]))
 
     def layout(shape, c):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _profile
-from ..backends._base import OA_CHUNK_BYTES, THREAD_MIN_POINTS
+from ..backends._base import THREAD_MIN_POINTS, oa_chunk_blocks
 from . import _exact
 from ._direct import ndimage_ok
 from ._fft import compute_dtype, fft_length
@@ -253,9 +253,10 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
         nb = -(-n // B)
         pts = L * other_pts
         row_bytes = pts * bo * cdt.itemsize
-        per_chunk = max(1, min(nb, OA_CHUNK_BYTES // max(1, row_bytes)))
+        per_chunk = oa_chunk_blocks(nb, row_bytes)
         chunks = -(-nb // per_chunk)
-        t = 2 * _fft_time(c, pts, nb * bo, not cplx, single, workers, calls=chunks)
+        done = chunks * per_chunk         # blocks transformed, the last chunk's padding too
+        t = 2 * _fft_time(c, pts, done * bo, not cplx, single, workers, calls=chunks)
         t += _fft_time(c, pts, 1, not cplx, single, workers)
         t += (nb * pts * bo * 3 + n * bo) * c["mem_elem"] * (0.5 if single else 1.0)
         t += chunks * 12 * c["tap_call"]          # Python bookkeeping per chunk
