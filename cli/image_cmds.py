@@ -70,6 +70,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("auto", "direct", "fft", "oa"), default="auto",
                         help="convolution method of the engine (default auto; --box uses running "
                         "sums and ignores it)")
+    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                        help="threads (default: every core); the image is cut in strips")
 
 
 def run_blur(args: argparse.Namespace) -> int:
@@ -107,7 +109,8 @@ def _process(args: argparse.Namespace, function, *positional, what: str, linear:
     pixels = image.read(args.input)
     if linear:
         options["method"] = args.method
-    result = function(pixels, *positional, border=args.border, cval=args.cval, **options)
+    result = function(pixels, *positional, border=args.border, cval=args.cval,
+                      workers=args.workers, **options)
     with atomic_output(args.output) as tmp:
         image.write(tmp, result, format=image.check_writable(args.output))
     shape = "x".join(str(n) for n in pixels.shape[1::-1])

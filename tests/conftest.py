@@ -5,6 +5,12 @@ from sigconv import backends
 
 BACKENDS = backends.available_backends()
 
+# The scipy-suite plugin swaps scipy.signal's functions for sigconv's when imported; it
+# only runs in the subprocesses of test_scipy_suite.py, never in this process (doctest
+# collection would import it, and later comparisons against scipy would compare sigconv
+# with itself).
+collect_ignore = ["scipy_suite"]
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):

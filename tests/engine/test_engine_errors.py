@@ -79,3 +79,10 @@ def test_convolve2d_checks():
         sigconv.convolve2d([[1]], [[1]], boundary="bounce")
     with pytest.raises(ValueError, match="one element"):
         sigconv.convolve2d([[1]], [[1, 2]], fillvalue=[1, 2])
+
+
+def test_scipy_is_not_patched_in_this_process():
+    import scipy.signal
+
+    assert scipy.signal.convolve is not sigconv.convolve
+    assert scipy.signal.convolve2d is not sigconv.convolve2d

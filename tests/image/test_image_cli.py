@@ -171,3 +171,21 @@ def test_every_bundled_image_kind_keeps_its_kind(tmp_path, name, command):
     assert main([command[0], str(source), "-o", str(out), "--quiet", *command[1:]]) == 0
     before, after = si.read(source), si.read(out)
     assert after.dtype == before.dtype and after.shape == before.shape
+
+
+def test_workers_option_gives_the_same_image(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from sigconv_cli.main import main
+
+    src = tmp_path / "in.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(src)
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.png"
+        assert main(["blur", str(src), "-o", str(out), "--sigma", "1.5", "--workers", workers,
+                     "--quiet"]) == 0
+        outs.append(np.asarray(Image.open(out)))
+    assert np.array_equal(outs[0], outs[1])
+    assert main(["edges", str(src), "-o", str(tmp_path / "e.png"), "--workers", "0"]) == 2
