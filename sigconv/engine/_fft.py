@@ -75,12 +75,16 @@ def _plans(backend, shape_x, shape_h, shape_out, axes, cdt, is_complex, workers,
     return fx, fh, inv
 
 
+def axis_length(p: Problem, a: int, backend, cplx: bool) -> int:
+    """Transform length on axis ``a``: the backend's fast length for the kept window."""
+    return backend.next_fast_len(
+        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
+
+
 def fft_shape(p: Problem, backend) -> tuple[int, ...]:
     """Transform lengths on the convolved axes (fast lengths of the backend)."""
     _, cplx = compute_dtype(p)
-    return tuple(backend.next_fast_len(
-        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
-        for a in p.axes)
+    return tuple(axis_length(p, a, backend, cplx) for a in p.axes)
 
 
 def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, key):
@@ -139,8 +143,7 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
     cdt, cplx = compute_dtype(p, L * nb * max(x.size, h.size) // max(n, 1))
     ndim = x.ndim
     others = [a for a in p.axes if a != axis]
-    other_lens = {a: backend.next_fast_len(
-        fft_length(x.shape[a], h.shape[a], p.start[a], p.stop[a]), not cplx) for a in others}
+    other_lens = {a: axis_length(p, a, backend, cplx) for a in others}
 
     def ins(a):  # index of original axis `a` in the chunk layout (C inserted at `axis`)
         return a if a < axis else a + 1

@@ -38,7 +38,7 @@ from .. import _profile
 from ..backends._base import THREAD_MIN_POINTS, oa_chunk_blocks
 from . import _exact
 from ._direct import ndimage_ok
-from ._fft import compute_dtype, fft_length
+from ._fft import axis_length, compute_dtype, fft_shape
 from ._validate import Problem
 
 # Measured with sigconv.engine._calibrate.measure() (what `sigconv calibrate` and
@@ -181,6 +181,12 @@ def np_per_output(c: dict, m: int, single: bool) -> float:
     return top * m / NP_TAPS[-1]
 
 
+def _broadcast_batch(p: Problem) -> int:
+    """Lines of the output: the broadcast sizes of the axes not convolved."""
+    return math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
+                     if k not in p.axes)
+
+
 def _batch(shape, axes) -> int:
     return math.prod(d for a, d in enumerate(shape) if a not in axes)
 
@@ -217,13 +223,10 @@ def direct_costs(p: Problem, c: dict) -> dict:
 def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[int, ...]]:
     cdt, cplx = compute_dtype(p)
     single = cdt.itemsize == (8 if cplx else 4)
-    lens = tuple(backend.next_fast_len(
-        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
-        for a in p.axes)
+    lens = fft_shape(p, backend)
     npts = math.prod(lens)
     bx, bh = _batch(p.x.shape, p.axes), _batch(p.h.shape, p.axes)
-    bo = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
-                   if k not in p.axes)
+    bo = _broadcast_batch(p)
     t = (_fft_time(c, npts, bx, not cplx, single, workers)
          + _fft_time(c, npts, bh, not cplx, single, workers)
          + _fft_time(c, npts, bo, not cplx, single, workers))
@@ -240,11 +243,8 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
     if n < m:
         n, m = m, n
     others = [a for a in p.axes if a != axis]
-    other_pts = math.prod(backend.next_fast_len(
-        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
-        for a in others)
-    bo = math.prod(max(i, j) for k, (i, j) in enumerate(zip(p.x.shape, p.h.shape))
-                   if k not in p.axes)
+    other_pts = math.prod(axis_length(p, a, backend, cplx) for a in others)
+    bo = _broadcast_batch(p)
     best = None
     L = backend.next_fast_len(max(2 * m - 1, 16), not cplx)
     top = backend.next_fast_len(n + m - 1, not cplx)

@@ -31,6 +31,7 @@ class Problem:
     stop: tuple[int, ...]          # per array axis, one past the last kept index
     result_dtype: np.dtype         # what the caller gets back
     mode: str
+    bound: int | None = None       # |output| bound for integers, once computed (_exact)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
