@@ -88,7 +88,7 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
         return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
     b, w = _resolve(p, backend, workers)
     plan = make_plan(p, method, b, w)
-    if plan.method == "oa" and _has_nonfinite(p):
+    if (plan.method == "oa" or plan.variant == "band") and _has_nonfinite(p):
         plan = _nonfinite_oa(p, plan, method)
     out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
@@ -104,24 +104,34 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
 
 
 def _has_nonfinite(p: Problem) -> bool:
-    """One cheap pass: a NaN or inf anywhere makes the sum non-finite (so may an
-    overflowing sum of huge values, which then only costs the careful path)."""
+    """One cheap pass: a NaN or inf anywhere makes the sum of squares non-finite (so
+    may an overflow of huge values, which then only costs the careful path)."""
     if p.x.dtype.kind not in "fc" and p.h.dtype.kind not in "fc":
         return False
     with np.errstate(all="ignore"):
-        return not (np.isfinite(p.x.sum()) and np.isfinite(p.h.sum()))
+        return not all(np.isfinite(_sum_of_squares(a)) for a in (p.x, p.h))
+
+
+def _sum_of_squares(a: np.ndarray):
+    """sum(|a|**2) as a BLAS dot product on contiguous floats (3x faster than ``sum``)."""
+    if a.dtype.kind in "fc" and a.dtype.itemsize <= 16 and a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return np.vdot(flat, flat)
+    return a.sum()
 
 
 def _nonfinite_oa(p: Problem, plan: Plan, method: str) -> Plan:
     """Overlap-add spreads a NaN/inf over its whole block (B + m - 1 outputs) instead
-    of the kernel's reach (m). With method='auto', go direct when that costs under 20x;
-    otherwise say what happens."""
-    direct_t = min((v for k, v in plan.costs.items() if k.startswith("direct")),
-                   default=float("inf"))
-    if method == "auto" and direct_t < 20 * min(plan.costs.values()):
-        return Plan(method="direct", variant=min(
-            (k for k in plan.costs if k.startswith("direct")), key=plan.costs.get
-        ).split(":")[1], reason="non-finite input: direct keeps it local")
+    of the kernel's reach (m), and so does the band variant over its tile (0 * inf is
+    NaN). Direct plans switch to another variant; with method='auto', overlap-add goes
+    direct when that costs under 20x; otherwise say what happens."""
+    local = {k: v for k, v in plan.costs.items()
+             if k.startswith("direct") and k != "direct:band"}
+    direct_t = min(local.values(), default=float("inf"))
+    if plan.method == "direct" or (method == "auto"
+                                   and direct_t < 20 * min(plan.costs.values())):
+        return Plan(method="direct", variant=min(local, key=local.get).split(":")[1]
+                    if local else "taps", reason="non-finite input: direct keeps it local")
     warnings.warn(f"input holds NaN or inf: overlap-add spreads each over its block of "
                   f"{plan.block} samples plus the kernel length, not just the kernel's "
                   f"reach; use method='direct' to keep it local", RuntimeWarning, stacklevel=4)

@@ -8,6 +8,7 @@ measured for the transform lengths the planner uses most, under a time cap.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -81,6 +82,29 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     t_nd = _median_time(lambda: _ndimage(r))
     c["nd_call"] = _median_time(lambda: _ndimage(q))
     c["nd_mac"] = max(t_nd - c["nd_call"], 1e-9) / (256 * 256 * 81)
+
+    say("banded matrix products")
+    # float32, per output and per multiply-add, with tiles along rows (the convolved
+    # axis last) and down columns (an axis with contiguous lines after it)
+    from ._direct import _band, band_block
+    for form, xs, hs, ax in (("row", (200_000,), (1,), 0), ("col", (2, 1000, 768), (1, 1, 1), 1)):
+        per_out = {}
+        for m in (9, 129):
+            shape_h = list(hs)
+            shape_h[ax] = m
+            bp, _ = prepare(rng.random(xs).astype(np.float32),
+                            rng.random(shape_h).astype(np.float32), "valid", [ax],
+                            fft_style=False)
+            per_out[m] = _median_time(lambda bp=bp: _band(bp), repeat=5) / math.prod(bp.out_shape)
+        k9, k129 = band_block(9) + 8, band_block(129) + 128
+        c[f"band_mac_{form}"] = max(per_out[129] - per_out[9], 1e-13) / (k129 - k9)
+        c[f"band_out_{form}"] = max(per_out[9] - k9 * c[f"band_mac_{form}"], 1e-11)
+    bp, _ = prepare(rng.random(4096), rng.random(9), "full", None, fft_style=False)
+    bq, _ = prepare(bp.x.astype(np.float32), bp.h.astype(np.float32), "full", None,
+                    fft_style=False)
+    c["band_f8"] = _median_time(lambda: _band(bp)) / _median_time(lambda: _band(bq))
+    tiny, _ = prepare(rng.random(16), rng.random(3), "full", None, fft_style=False)
+    c["band_call"] = _median_time(lambda: _band(tiny))
 
     say("transforms")
     # per-transform overhead: a whole tiny FFT convolution (three transforms, plan

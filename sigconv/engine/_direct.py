@@ -12,12 +12,19 @@ Two shapes of loop, picked by the planner:
 * ``"taps"``: any number of axes; Python loops over the taps (elements) of the
   smaller operand and adds ``tap * shifted signal`` into the output with whole-array
   operations. Suits small kernels on large N-D arrays (3x3 on an image is 9 passes).
+* ``"band"``: one convolution axis, one kernel for every line: the outputs are cut
+  into tiles of B samples, and each tile is a product of a B x (B + m - 1) banded
+  (Toeplitz) matrix holding the kernel with a window of the signal, read in place
+  through a strided view. All tiles go to the BLAS matrix product in one call, which
+  does B + m - 1 multiply-adds per output instead of m but runs them tens of times
+  faster than a plain loop (medium kernels, 8 to a few hundred taps).
 
 Integers accumulate exactly (int64, or Python ints when int64 could overflow).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -42,14 +49,19 @@ def accumulator_dtype(p: Problem) -> tuple[np.dtype, int | None]:
 
 def direct(p: Problem, variant: str = "taps") -> np.ndarray:
     acc_dt, bound = accumulator_dtype(p)
-    x = p.x.astype(acc_dt, copy=False)
-    h = p.h.astype(acc_dt, copy=False)
-    if variant == "lines" and len(p.axes) == 1 and acc_dt.kind != "O":
-        out = _lines(x, h, p)
-    elif variant == "ndimage" and ndimage_ok(p):
+    if variant == "ndimage" and ndimage_ok(p):
         out = _ndimage(p)
+    elif variant == "band" and band_ok(p) and (bound is None or bound <= BAND_EXACT):
+        out = _band(p)
+        if bound is not None:
+            out = np.rint(out).astype(np.int64)
     else:
-        out = _taps(x, h, p)
+        x = p.x.astype(acc_dt, copy=False)
+        h = p.h.astype(acc_dt, copy=False)
+        if variant == "lines" and len(p.axes) == 1 and acc_dt.kind != "O":
+            out = _lines(x, h, p)
+        else:
+            out = _taps(x, h, p)
     if bound is not None:
         return _exact.finish_integer(out, p.result_dtype, bound)
     return out.astype(p.result_dtype, copy=False)
@@ -61,6 +73,149 @@ def ndimage_ok(p: Problem) -> bool:
         return False
     return all(p.h.shape[a] == 1 for a in range(p.h.ndim) if a not in p.axes) or \
         all(p.x.shape[a] == 1 for a in range(p.x.ndim) if a not in p.axes)
+
+
+# Integer sums are exact in double precision while every partial sum is below 2**53.
+BAND_EXACT = 2**53
+
+
+def band_ok(p: Problem) -> bool:
+    """Whether the band variant applies: one axis, one kernel shared by all lines,
+    and a dtype BLAS multiplies (integers go through float64, exactly, if small)."""
+    if len(p.axes) != 1 or p.result_dtype.kind not in "biufc" \
+            or p.result_dtype.itemsize > (8 if p.result_dtype.kind != "c" else 16):
+        return False
+    (a,) = p.axes
+    return any(all(k.shape[b] == 1 for b in range(k.ndim) if b != a) for k in (p.x, p.h))
+
+
+def band_block(m: int) -> int:
+    """Outputs per tile for an m-tap kernel: small tiles waste fewer multiply-adds
+    (B + m - 1 per output), large ones make better matrix products."""
+    if m <= 24:
+        return 16
+    if m <= 64:
+        return 32
+    return min(128, -(-(m // 2) // 16) * 16)
+
+
+def band_roles(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """(signal, kernel) for the band variant: the kernel is the same for every line
+    (length 1 on the other axes), the shorter operand if both qualify."""
+    (a,) = p.axes
+    x, h = p.x, p.h
+    if not all(h.shape[b] == 1 for b in range(h.ndim) if b != a) or \
+            (x.shape[a] < h.shape[a] and all(x.shape[b] == 1 for b in range(x.ndim) if b != a)):
+        x, h = h, x
+    return x, h
+
+
+def _band(p: Problem) -> np.ndarray:
+    (a,) = p.axes
+    x, h = band_roles(p)
+    rdt = p.result_dtype
+    work = np.dtype(np.float64) if rdt.kind in "biu" else \
+        np.dtype(np.float32) if rdt == np.float16 else rdt
+    # Other axes: 'same' crops them to in1's extent (x's, as h is 1 there).
+    x = x[tuple(slice(None) if b == a or x.shape[b] == 1 else slice(p.start[b], p.stop[b])
+                for b in range(x.ndim))]
+    post = x.shape[a + 1:]
+    compact = x.strides[a + 1:] == tuple(work.itemsize * math.prod(post[i + 1:])
+                                         for i in range(len(post)))
+    if x.dtype != work or not compact or (not post and x.strides[a] != work.itemsize):
+        x = np.ascontiguousarray(x, dtype=work)
+    g = h.reshape(-1)[::-1].astype(work)          # correlate with the flipped kernel
+    n, m = x.shape[a], g.size
+    s, count = p.start[a], p.stop[a] - p.start[a]
+    B = band_block(m)
+    band = _band_matrix(g.tobytes(), work.str, B)
+    out = np.empty(x.shape[:a] + (count,) + post, work)
+    along = (slice(None),) * a
+
+    # Output k (a full-convolution index) = sum_i g[i] * x[k - (m - 1) + i]. Tile t holds
+    # outputs s + t*B ... s + t*B + B - 1 and reads x over [s + t*B - (m - 1), s + (t+1)*B).
+    # Tiles t0 <= t < t1 lie inside x and are read in place; the others from zero-padded
+    # copies of their few samples.
+    tiles = -(-count // B)
+    t0 = min(tiles, max(0, -(-(m - 1 - s) // B)))
+    t1 = max(t0, min(count // B, (n - s) // B))    # whole tiles only: dest has T*B samples
+    if t1 > t0:
+        _band_tiles(x[along + (slice(s + t0 * B - (m - 1), s + t1 * B),)], band,
+                    out[along + (slice(t0 * B, t1 * B),)], a)
+    for ta, tb in ((0, t0), (t1, tiles)):
+        if tb <= ta:
+            continue
+        lo, hi = s + ta * B - (m - 1), s + tb * B
+        seg = np.zeros(x.shape[:a] + (hi - lo,) + post, work)
+        seg[along + (slice(max(0, -lo), min(n, hi) - lo),)] = \
+            x[along + (slice(max(0, lo), min(n, hi)),)]
+        tmp = np.empty(x.shape[:a] + ((tb - ta) * B,) + post, work)
+        _band_tiles(seg, band, tmp, a)
+        stop = min(tb * B, count)
+        out[along + (slice(ta * B, stop),)] = tmp[along + (slice(0, stop - ta * B),)]
+    return out
+
+
+_BAND_MANY_LINES = 64
+
+
+def _flat_stride(a: np.ndarray, axis: int) -> int | None:
+    """The one stride stepping through all of ``a``'s axes before ``axis`` as one, if any."""
+    dims = [i for i in range(axis) if a.shape[i] != 1]
+    for i, j in itertools.pairwise(dims):
+        if a.strides[i] != a.strides[j] * a.shape[j]:
+            return None
+    return a.strides[dims[-1]] if dims else a.itemsize
+
+
+@functools.lru_cache(maxsize=32)
+def _band_matrix(taps: bytes, dtype: str, B: int) -> np.ndarray:
+    """The B x (B + m - 1) matrix whose row i holds the m taps from column i on."""
+    g = np.frombuffer(taps, dtype)
+    zeros = np.zeros(B - 1, dtype)
+    rows = np.lib.stride_tricks.sliding_window_view(np.concatenate([zeros, g, zeros]),
+                                                    B + g.size - 1)
+    band = rows[B - 1::-1].copy()       # row i starts at column i
+    band.flags.writeable = False
+    return band
+
+
+def _band_tiles(seg: np.ndarray, band: np.ndarray, dest: np.ndarray, a: int) -> None:
+    """``dest`` (T*B samples along axis ``a``) = the band applied to every tile of ``seg``
+    (T*B + m - 1 samples along ``a``); both arrays compact after axis ``a``."""
+    strided = np.lib.stride_tricks.as_strided
+    B, K = band.shape
+    lead, inner = seg.shape[:a], math.prod(seg.shape[a + 1:])
+    tiles = dest.shape[a] // B
+    # The views below are made with as_strided: check the extents they assume.
+    if dest.shape[a] != tiles * B or seg.shape[a] != tiles * B + K - B \
+            or seg.shape[:a] != dest.shape[:a] or seg.shape[a + 1:] != dest.shape[a + 1:]:
+        raise AssertionError(f"band tiles: {seg.shape} -> {dest.shape} with band {band.shape}")
+    step, dstep = seg.strides[a], dest.strides[a]
+    if inner == 1:
+        lines = math.prod(lead)
+        flat = _flat_stride(seg, a), _flat_stride(dest, a)
+        if lines >= _BAND_MANY_LINES and None not in flat:
+            # Many lines: one product per tile position, over all lines at once
+            # (tiles x (lines, K) windows times the band transposed), larger products
+            # than one per line (measured 2x faster on 480 lines of 3840 samples).
+            windows = strided(seg, (tiles, lines, K), (B * step, flat[0], step),
+                              writeable=False)
+            np.matmul(windows, band.T, out=strided(dest, (tiles, lines, B),
+                                                   (B * dstep, flat[1], dstep)))
+            return
+        # Row tiles: (..., tiles, K) windows times the band transposed.
+        windows = strided(seg, lead + (tiles, K), seg.strides[:a] + (B * step, step),
+                          writeable=False)
+        np.matmul(windows, band.T, out=strided(dest, lead + (tiles, B),
+                                               dest.strides[:a] + (B * dstep, dstep)))
+    else:
+        # Column tiles: the band times (K, inner) windows, every column at once.
+        size = seg.itemsize
+        windows = strided(seg, lead + (tiles, K, inner),
+                          seg.strides[:a] + (B * step, step, size), writeable=False)
+        np.matmul(band, windows, out=strided(dest, lead + (tiles, B, inner),
+                                             dest.strides[:a] + (B * dstep, dstep, size)))
 
 
 def _ndimage(p: Problem) -> np.ndarray:

@@ -19,7 +19,7 @@ INT64_MAX = 2**63 - 1
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
-def _dtype_maxabs(dt: np.dtype) -> int:
+def dtype_maxabs(dt: np.dtype) -> int:
     if dt.kind == "b":
         return 1
     info = np.iinfo(dt)
@@ -44,7 +44,7 @@ def output_bound(p) -> int:
     (kept on the problem: the planner's exactness check and the final cast both ask)."""
     if p.bound is None:
         terms = max_terms(p)
-        bound = terms * _dtype_maxabs(p.x.dtype) * _dtype_maxabs(p.h.dtype)
+        bound = terms * dtype_maxabs(p.x.dtype) * dtype_maxabs(p.h.dtype)
         if bound > INT64_MAX:
             bound = terms * data_maxabs(p.x) * data_maxabs(p.h)
         p.bound = bound

@@ -12,6 +12,8 @@ Cost of each candidate:
   per-output time interpolated in a measured table over kernel lengths m;
 * direct "taps": ``taps * (tap_call + out_size * tap_elem)``;
 * direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
+* direct "band": ``band_call + outputs * (band_out + (B + m - 1) * band_mac)``, with
+  constants for tiles along rows (the convolved axis last) or down columns;
 * fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch,
   times a measured factor that grows with N as transforms leave the caches)
   plus ``mem_elem`` per element for padding, the spectral product and the copy out;
@@ -37,7 +39,7 @@ import numpy as np
 from .. import _profile
 from ..backends._base import THREAD_MIN_POINTS, oa_chunk_blocks
 from . import _exact
-from ._direct import ndimage_ok
+from ._direct import BAND_EXACT, band_block, band_ok, band_roles, ndimage_ok
 from ._fft import axis_length, compute_dtype, fft_shape
 from ._validate import Problem
 
@@ -61,6 +63,12 @@ DEFAULT_CONSTANTS = {
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
+    "band_call": 6.0e-5,    # band variant overhead (band matrix, views, edge tiles), s
+    "band_out_row": 1.6e-9,   # band variant per output, tiles along rows (float32), s
+    "band_mac_row": 2.3e-11,  # ... per multiply-add of the B + m - 1 per output, s
+    "band_out_col": 9.0e-10,  # the same with tiles down columns, s
+    "band_mac_col": 1.8e-11,
+    "band_f8": 2.0,         # float64 / float32 time of the band variant (1e6 x 31: 2.2)
 }
 # numpy.convolve's time per output sample against kernel length m (float64 and
 # float32), s: not linear in m, since numpy unrolls short kernels and calls a dot
@@ -217,7 +225,23 @@ def direct_costs(p: Problem, c: dict) -> dict:
         single = p.result_dtype.itemsize == (8 if p.result_dtype.kind == "c" else 4)
         costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
             2.0 if p.result_dtype.kind == "c" else 1.0) * (2.0 if single else 1.0)
+    if band_ok(p) and (p.result_dtype.kind not in "biu" or _dtype_bound(p) <= BAND_EXACT):
+        (a,) = axes
+        m = band_roles(p)[1].shape[a]
+        form = "row" if math.prod(p.out_shape[a + 1:]) == 1 else "col"
+        dt = p.result_dtype
+        scale = (4.0 if dt.kind == "c" else 1.0) * (
+            c["band_f8"] if dt.itemsize == (16 if dt.kind == "c" else 8) or dt.kind in "biu"
+            else 1.0)
+        K = band_block(m) + m - 1
+        costs["direct:band"] = c["band_call"] + out_size * scale * (
+            c[f"band_out_{form}"] + K * c[f"band_mac_{form}"])
     return costs
+
+
+def _dtype_bound(p: Problem) -> int:
+    """|output| bound of an integer problem from its dtypes alone (the planner sees no data)."""
+    return _exact.max_terms(p) * _exact.dtype_maxabs(p.x.dtype) * _exact.dtype_maxabs(p.h.dtype)
 
 
 def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[int, ...]]:

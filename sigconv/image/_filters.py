@@ -23,12 +23,14 @@ Pipeline of every filter (one place, :func:`_run`):
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from threadpoolctl import threadpool_limits
 
 from .. import convolve as _engine_convolve
 from .._errors import InputError, InputTypeError
@@ -518,25 +520,33 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
             return result[0] if planar else result[..., 0]
         return np.moveaxis(result, 0, 2) if planar else result
 
-    # The first strip fixes the output's channel count; copying a strip into the output
-    # re-interleaves its channels and casts it in one pass.
-    first = compute(0)
-    out_dtype = dtype if cast else first.dtype
+    # The first strip to finish fixes the output's channel count; copying a strip into
+    # the output re-interleaves its channels and casts it in one pass.
     if len(starts) == 1:
-        return np.ascontiguousarray(first, dtype=out_dtype)
-    out = np.empty((height, *first.shape[1:]), dtype=out_dtype)
-    out[:rows] = first
+        first = compute(0)
+        return np.ascontiguousarray(first, dtype=dtype if cast else first.dtype)
+    made: list[np.ndarray] = []
+    lock = threading.Lock()
 
     def fill(r0: int) -> None:
-        out[r0:r0 + rows] = compute(r0)
+        strip = compute(r0)
+        with lock:
+            if not made:
+                made.append(np.empty((height, *strip.shape[1:]),
+                                     dtype=dtype if cast else strip.dtype))
+        made[0][r0:r0 + rows] = strip
 
     if threads > 1:
-        with ThreadPoolExecutor(min(threads, len(starts) - 1)) as pool:
-            list(pool.map(fill, starts[1:]))
+        # One BLAS thread per strip thread: the band products of two strips running
+        # side by side, each asking BLAS for every core, measured 1.7x slower than
+        # with one BLAS thread each (Gaussian sigma 5 on 3840x2160 RGB: 341 -> 202 ms).
+        with threadpool_limits(1, user_api="blas"), \
+                ThreadPoolExecutor(min(threads, len(starts))) as pool:
+            list(pool.map(fill, starts))
     else:
-        for r0 in starts[1:]:
+        for r0 in starts:
             fill(r0)
-    return out
+    return made[0]
 
 
 def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_workers: int

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import naive
+from conftest import crop, naive
 
 import sigconv
 
@@ -215,3 +215,70 @@ def test_nan_with_overlap_add(backend):
     assert bad.min() == 5000 and bad.max() == 5300
     with pytest.warns(RuntimeWarning, match="overlap-add spreads"):
         sigconv.oaconvolve(x, h, backend=backend)
+
+
+VARIANTS = ["lines", "taps", "ndimage", "band"]
+# (x shape, h shape, axes): 1-D, kernel longer than the signal, tiles along rows and
+# down columns, one edge tile only, kernels broadcast over lines, 'same' on other axes.
+VARIANT_CASES = [((40,), (7,), None), ((7,), (40,), None), ((1,), (1,), None),
+                 ((100,), (33,), None), ((3, 50), (1, 9), [1]), ((50, 3), (9, 1), [0]),
+                 ((2, 37, 5), (1, 26, 1), [1]), ((4, 6, 20), (1, 1, 17), None),
+                 ((5, 30), (5, 4), [1]), ((1, 30), (4, 7), [1]), ((8, 9, 40), (1, 1, 9), [2]),
+                 ((70, 30), (1, 5), None)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32, np.float64, np.complex128])
+def test_every_direct_variant_against_oracle(variant, mode, dtype):
+    from sigconv.engine._direct import direct
+    from sigconv.engine._validate import prepare
+
+    rng = np.random.default_rng(5)
+    for sx, sh, axes in VARIANT_CASES:
+        x, h = _operand(rng, sx, dtype), _operand(rng, sh, dtype)
+        if mode == "valid" and not (all(a >= b for a, b in zip(sx, sh))
+                                    or all(b >= a for a, b in zip(sx, sh))):
+            continue
+        p, _ = prepare(x, h, mode, axes, fft_style=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # uint8 results widen
+            got = direct(p, variant)
+            want = naive(x, h, mode) if axes is None else sigconv.convolve(
+                x, h, mode, "direct", axes)
+        assert got.shape == want.shape
+        if np.result_type(x, h).kind in "iu":
+            assert np.array_equal(got.astype(object), want.astype(object))
+        else:
+            tol = 1e-3 if np.result_type(x, h) == np.float32 else 1e-9
+            np.testing.assert_allclose(got.astype(np.complex128), want.astype(np.complex128),
+                                       rtol=tol, atol=tol)
+
+
+def test_band_variant_is_chosen_and_keeps_nan_local():
+    rng = np.random.default_rng(6)
+    x, h = rng.random(200_000), rng.random(31)
+    plan = sigconv.explain(x, h)
+    assert (plan.method, plan.variant) == ("direct", "band")
+    np.testing.assert_allclose(sigconv.convolve(x, h), np.convolve(x, h), rtol=1e-12)
+    x[1000] = np.nan
+    for method in ("auto", "direct"):
+        y = sigconv.convolve(x, h, method=method)
+        assert np.flatnonzero(np.isnan(y)).tolist() == list(range(1000, 1031))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_direct_variants_on_strided_views(variant):
+    from sigconv.engine._direct import direct
+    from sigconv.engine._validate import prepare
+
+    rng = np.random.default_rng(7)
+    base = rng.random((80, 12, 90))
+    h = rng.random((1, 1, 11))
+    for x, axes in ((base[::2, ::3, 5:], [2]), (base[:, 1:, ::2], [2]),
+                    (base.transpose(2, 1, 0)[:, :, :30], [2]), (base[:, :, 3:70], [2])):
+        for mode in MODES:
+            p, _ = prepare(x, h, mode, axes, fft_style=False)
+            full = np.apply_along_axis(np.convolve, 2, x, h[0, 0])     # numpy as the oracle
+            want = crop(full, x.shape, h.shape, mode)[:, :, :]
+            np.testing.assert_allclose(direct(p, variant), want, rtol=1e-12, atol=1e-12)
