@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from ..backends import default_workers, get_backend
 from . import _exact
-from ._direct import direct
+from ._direct import all_finite, direct
 from ._fft import fftconv, oaconv
 from ._planner import Plan, make_plan
 from ._validate import Problem, as_operand, check_method, check_mode, prepare
@@ -104,20 +104,8 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
 
 
 def _has_nonfinite(p: Problem) -> bool:
-    """One cheap pass: a NaN or inf anywhere makes the sum of squares non-finite (so
-    may an overflow of huge values, which then only costs the careful path)."""
-    if p.x.dtype.kind not in "fc" and p.h.dtype.kind not in "fc":
-        return False
-    with np.errstate(all="ignore"):
-        return not all(np.isfinite(_sum_of_squares(a)) for a in (p.x, p.h))
-
-
-def _sum_of_squares(a: np.ndarray):
-    """sum(|a|**2) as a BLAS dot product on contiguous floats (3x faster than ``sum``)."""
-    if a.dtype.kind in "fc" and a.dtype.itemsize <= 16 and a.flags.c_contiguous:
-        flat = a.reshape(-1)
-        return np.vdot(flat, flat)
-    return a.sum()
+    """A NaN or inf in either operand."""
+    return not (all_finite(p.x) and all_finite(p.h))
 
 
 def _nonfinite_oa(p: Problem, plan: Plan, method: str) -> Plan:

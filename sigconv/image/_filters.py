@@ -281,23 +281,28 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     luminance = color == "luminance" and n_colour == 3
     threads = _threads(workers)
     wanted = [kx] if direction == "x" or ky is None else [ky] if direction == "y" else [kx, ky]
-    ops = [_linear_op(_passes(_centred(k)), method=method, convolve=False, engine_workers=1)
-           for k in wanted]
+    passes = [_passes(_centred(k)) for k in wanted]
+    planar = not all(_interleaved(p, method) for p in passes)
+    ops = [_linear_op(p, method=method, convolve=False, engine_workers=1, planar=planar)
+           for p in passes]
     pads = ops[0][0]  # the same for all: the kernels are centred in one odd square
+
+    def plane(block: np.ndarray, which) -> np.ndarray:
+        return block[which] if planar else block[..., which]
 
     def valid_op(block: np.ndarray) -> np.ndarray:
         if has_alpha:
-            colour = block[:-1]
-            colour *= block[-1:] * block.dtype.type(1 / top)
+            colour = plane(block, slice(None, -1))
+            colour *= plane(block, slice(-1, None)) * block.dtype.type(1 / top)
         else:
             colour = block
         if luminance:
             luma = _LUMA.astype(colour.dtype)
-            colour[0] *= luma[0]
+            grey = plane(colour, 0)
+            grey *= luma[0]
             for c in (1, 2):
-                colour[c] *= luma[c]
-                colour[0] += colour[c]
-            colour = colour[:1]
+                grey += plane(colour, c) * luma[c]
+            colour = plane(colour, slice(0, 1))
         if len(ops) == 1:
             return ops[0][1](colour)
         gx, gy = (op(colour) for _, op in ops)
@@ -305,20 +310,41 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
         gx += gy * gy
         return np.sqrt(gx, out=gx)
 
+    # Unscaled responses are rounded and cast strip by strip, in the threads; stretched
+    # ones need the peak of the whole image first, then scale and cast in row chunks.
     response = _run(array, pads, valid_op, border=border, cval=cval, alpha=False,
-                    workers=threads, cast=False)
+                    workers=threads, cast=scale == "none", planar=planar)
     if scale == "stretch":
-        np.abs(response, out=response)
-        peak = float(response.max(initial=0.0))
-        response *= response.dtype.type(top / peak if peak > 0 else 0.0)
-    if array.ndim == 3:
+        peaks = _by_rows(response, threads, lambda r: np.abs(r, out=r).max(initial=0.0))
+        peak = float(max(peaks))
+        factor = response.dtype.type(top / peak if peak > 0 else 0.0)
+        done = np.empty(response.shape, dtype)
+
+        def finish(rows: slice) -> None:
+            chunk = response[rows]
+            chunk *= factor
+            done[rows] = _to_dtype(chunk, dtype)
+
+        _by_rows(response, threads, finish, whole=True)
+        response = done
+    if array.ndim == 3 and response.shape != array.shape:
         result = np.empty(array.shape, dtype)
-        response = _to_dtype(response, dtype)
         result[..., :n_colour] = response[..., None] if response.ndim == 2 else response
         if has_alpha:
             result[..., -1] = array[..., -1]
         return result
-    return _to_dtype(response, dtype)
+    return response
+
+
+def _by_rows(array: np.ndarray, threads: int, fn: Callable, whole: bool = False) -> list:
+    """``fn`` on row chunks of ``array`` (views; ``fn(slice)`` with ``whole``), in threads."""
+    rows = max(1, _STRIP_SAMPLES // max(1, array[0].size))
+    chunks = [slice(r, r + rows) for r in range(0, array.shape[0], rows)]
+    call = fn if whole else (lambda rows: fn(array[rows]))
+    if threads == 1 or len(chunks) == 1:
+        return [call(c) for c in chunks]
+    with ThreadPoolExecutor(min(threads, len(chunks))) as pool:
+        return list(pool.map(call, chunks))
 
 
 def _centred(kernel: np.ndarray) -> np.ndarray:
@@ -549,13 +575,15 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     return made[0]
 
 
-def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_workers: int
+def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_workers: int,
+               planar: bool = True
                ) -> tuple[list[tuple[int, int]], Callable[[np.ndarray], np.ndarray]]:
     """Padding and 'valid' operation applying the product of 2-D kernels ``passes``.
 
     With ``convolve=False`` each kernel is correlated with its origin at
     ``(kh // 2, kw // 2)`` (scipy.ndimage.correlate); with ``convolve=True`` it is
-    flipped first and its origin placed as scipy.ndimage.convolve does.
+    flipped first and its origin placed as scipy.ndimage.convolve does. Blocks are
+    planar ``(C, rows, W)`` or, with ``planar=False``, interleaved ``(rows, W, C)``.
     """
     _choice(method, _METHODS, "method")
     # Correlating with w (origin c = k // 2) reaches c before and k-1-c after; a
@@ -566,6 +594,7 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
         pads = [((n - 1) // 2, n // 2) for n in shape]
     else:
         pads = [(n // 2, n - 1 - n // 2) for n in shape]
+    first = 1 if planar else 0          # the block's row axis
 
     def valid_op(x: np.ndarray) -> np.ndarray:
         for k in kernels:
@@ -573,9 +602,10 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
                 x = x * x.dtype.type(k[0, 0])
                 continue
             # The engine convolves; correlating with k is convolving with k flipped.
-            # Blocks are planar (C, rows, columns): the kernel broadcasts over planes.
-            flipped = k[np.newaxis, ::-1, ::-1].astype(x.dtype)
-            axes = tuple(a for a in (1, 2) if k.shape[a - 1] > 1)
+            # The kernel broadcasts over the channels.
+            flipped = k[::-1, ::-1].astype(x.dtype)
+            flipped = flipped[np.newaxis] if planar else flipped[..., np.newaxis]
+            axes = tuple(first + a for a in (0, 1) if k.shape[a] > 1)
             chosen = "direct" if method == "auto" and max(k.shape) <= _DIRECT_REACH else method
             x = _engine_convolve(x, flipped, mode="valid", method=chosen, axes=axes,
                                  workers=engine_workers)
@@ -584,14 +614,25 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
     return pads, valid_op
 
 
+def _interleaved(passes: list[np.ndarray], method: str) -> bool:
+    """Whether to filter in the image's own (rows, W, C) layout: for kernels at most
+    3 wide run by the direct method, whose shifted-slice passes take any layout, so
+    the planar copies in and out are saved (their cost is that of the filtering)."""
+    return method in ("auto", "direct") and all(max(np.shape(k)) <= _DIRECT_REACH
+                                                for k in passes)
+
+
 def _linear(image: ArrayLike, passes: list[np.ndarray], *, border: str, cval: float,
             alpha: bool | None, method: str, workers: int | None,
             convolve: bool) -> np.ndarray:
     """Filter ``image`` with the product of the 2-D kernels ``passes``, in strips."""
     # The strips are what runs in parallel (``workers`` threads), so each engine call
     # gets one thread: FFT threads of its own would only compete with the other strips.
-    pads, valid_op = _linear_op(passes, method=method, convolve=convolve, engine_workers=1)
-    return _run(image, pads, valid_op, border=border, cval=cval, alpha=alpha, workers=workers)
+    planar = not _interleaved(passes, method)
+    pads, valid_op = _linear_op(passes, method=method, convolve=convolve, engine_workers=1,
+                                planar=planar)
+    return _run(image, pads, valid_op, border=border, cval=cval, alpha=alpha, workers=workers,
+                planar=planar)
 
 
 def _passes(kernel: np.ndarray) -> list[np.ndarray]:
