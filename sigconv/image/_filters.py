@@ -14,9 +14,9 @@ Pipeline of every filter (one place, :func:`_run`):
 4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
    the filtered alpha afterwards, so transparent pixels do not bleed their (invisible)
    colour into their neighbours;
-5. **structure**: box kernels by running sums (O(1) per pixel), rank-1 kernels as two
-   1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`
-   (running sums excepted);
+5. **structure**: box kernels by window sums (a running sum down the columns, sums by
+   doubling along the rows), rank-1 kernels as two 1-D passes, anything else as one
+   2-D convolution, each by :func:`sigconv.convolve` (window sums excepted);
 6. **back to the input dtype**, rounding and clipping integer results.
 """
 
@@ -109,7 +109,7 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
 
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
         cval: float = 0.0, alpha: bool | None = None, workers: int | None = None) -> np.ndarray:
-    """Mean over a ``size x size`` window, by running sums (cost independent of size).
+    """Mean over a ``size x size`` window, by window sums (cost ~ log2(size) per pixel).
 
     Matches ``scipy.ndimage.uniform_filter(image, (size, size, 1), mode=border)``; for even
     sizes the window reaches one pixel further up/left than down/right, as there.
@@ -141,10 +141,10 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     exact = None  # integer type holding any window sum of an 8/16-bit image
     if array.dtype.kind in "bui" and array.dtype.itemsize <= 2:
         largest = int(np.iinfo(array.dtype).max) if array.dtype.kind != "b" else 1
-        # Cumulative sums along a row may wrap around, but their differences are exact
-        # (arithmetic modulo 2**32) as long as each window's sum fits the type.
-        exact = np.dtype(np.int32 if largest * sy * sx < 2**31 else np.int64)
-    # Running sums need no planar layout: the vertical ones run along whole interleaved
+        # Every partial sum is at most a window's sum (plus one row, going down the
+        # columns), so a type that holds (area + size) * max never overflows.
+        exact = np.dtype(np.int32 if largest * (sy + 1) * sx < 2**31 else np.int64)
+    # Window sums need no planar layout: the vertical ones run along whole interleaved
     # rows, and skipping the two transpositions measured faster (RGB 3840x2160, 15x15,
     # one thread, a prototype of this path side by side with the planar one: 153 ms
     # against 189 ms).
@@ -660,7 +660,7 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype) -> np.ndar
     if shape[0] > 1:
         x = _running_sum_rows(x, shape[0], accumulator)
     if shape[1] > 1:
-        x = _running_sum(x, shape[1], 1, accumulator)
+        x = _window_sums(x, shape[1], 1)
     result = x.astype(work)  # always a new array (never the caller's block)
     area = shape[0] * shape[1]
     if area > 1:
@@ -684,19 +684,31 @@ def _running_sum_rows(x: np.ndarray, n: int, accumulator: np.dtype) -> np.ndarra
     return out
 
 
-def _running_sum(x: np.ndarray, n: int, axis: int, accumulator: np.dtype) -> np.ndarray:
-    """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of them)."""
-    sums = np.cumsum(x, axis=axis, dtype=accumulator)
+def _window_sums(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of them).
+
+    By doubling: sums of 2, 4, 8... neighbours, each from the previous by one shifted
+    add, then ``n`` written in binary picks which to add: 2 log2(n) passes over
+    contiguous memory (15 -> 6), measured 2.3x faster than a cumulative sum along the
+    middle axis of an interleaved (rows, W, C) block.
+    """
     length = x.shape[axis] - n + 1
 
-    def take(start, stop):
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(start, stop)
-        return tuple(index)
+    def part(a: np.ndarray, start: int, size: int) -> np.ndarray:
+        index = [slice(None)] * a.ndim
+        index[axis] = slice(start, start + size)
+        return a[tuple(index)]
 
-    # window k = sums[k + n - 1] - sums[k - 1], taking sums[-1] = 0 (written into a new
-    # array: subtracting overlapping views of ``sums`` in place would make numpy copy).
-    out = np.empty_like(sums[take(n - 1, None)])
-    out[take(0, 1)] = sums[take(n - 1, n)]
-    np.subtract(sums[take(n, None)], sums[take(0, length - 1)], out=out[take(1, None)])
+    sums = {1: x}
+    width = 1
+    while 2 * width <= n:
+        prev = sums[width]
+        sums[2 * width] = part(prev, 0, prev.shape[axis] - width) + part(prev, width, prev.shape[axis] - width)
+        width *= 2
+    out, offset = None, 0
+    for width in sorted(sums, reverse=True):
+        if n - offset >= width:
+            piece = part(sums[width], offset, length)
+            out = piece.copy() if out is None else np.add(out, piece, out=out)
+            offset += width
     return out
