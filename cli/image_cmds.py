@@ -106,13 +106,13 @@ def _process(args: argparse.Namespace, function, *positional, what: str, linear:
              inputs: tuple[str, ...] | None = None, **options) -> int:
     check_output_path(args.output, inputs or (args.input,), force=args.force)
     image.check_writable(args.output)
-    pixels = image.read(args.input)
+    pixels, metadata = image.read(args.input, metadata=True)
     if linear:
         options["method"] = args.method
     result = function(pixels, *positional, border=args.border, cval=args.cval,
                       workers=args.workers, **options)
     with atomic_output(args.output) as tmp:
-        image.write(tmp, result, format=image.check_writable(args.output))
+        image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
     shape = "x".join(str(n) for n in pixels.shape[1::-1])
     note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
     return 0

@@ -40,13 +40,16 @@ _WRITE_MODES = {("uint8", 0): "L", ("uint8", 2): "LA", ("uint8", 3): "RGB",
                 ("float32", 0): "F"}
 
 
-def read(path: str | os.PathLike) -> np.ndarray:
+def read(path: str | os.PathLike, *, metadata: bool = False):
     """Read an image file into an array, upright (EXIF orientation applied).
 
     Parameters
     ----------
     path : str or os.PathLike
         Any file Pillow reads: PNG, JPEG, TIFF, BMP, WebP, GIF (first frame), ...
+    metadata : bool, optional
+        Also return the file's colour profile, resolution and EXIF data (the
+        orientation tag dropped, as the pixels are upright), for :func:`write`.
 
     Returns
     -------
@@ -54,6 +57,9 @@ def read(path: str | os.PathLike) -> np.ndarray:
         ``(H, W)`` for one channel, ``(H, W, C)`` with C in 2, 3, 4 otherwise; dtype
         uint8, uint16 (16-bit gray), int32 (mode I) or float32 (mode F). See the
         module docstring for the full table.
+    dict
+        With ``metadata=True``: any of ``icc_profile`` (bytes), ``dpi`` (x, y) and
+        ``exif`` (bytes).
 
     Raises
     ------
@@ -72,8 +78,11 @@ def read(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             opened.seek(0)  # first frame of an animation
+            _refuse_deep_colour(opened, path)
             picture = ImageOps.exif_transpose(opened)
             picture.load()
+    except FileFormatError:
+        raise
     except FileNotFoundError:
         raise FileFormatError(f"image {path!r} does not exist") from None
     except IsADirectoryError:
@@ -86,7 +95,39 @@ def read(path: str | os.PathLike) -> np.ndarray:
         # Truncated or corrupt data raise these from the decoders.
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise FileFormatError(f"cannot read image {path!r}: {message}") from None
-    return _to_array(picture, path)
+    array = _to_array(picture, path)
+    return (array, _metadata(picture)) if metadata else array
+
+
+def _refuse_deep_colour(picture: Image.Image, path: str) -> None:
+    """Pillow decodes 16-bit-per-channel colour (48/64-bit PNG and TIFF) into its 8-bit
+    RGB/RGBA modes, dropping the low bits; say so instead of filtering the remains."""
+    if picture.mode in ("RGB", "RGBA") and any(
+            ";16" in str(tile.args) for tile in getattr(picture, "tile", ())):
+        raise FileFormatError(
+            f"image {path!r} has 16 bits per colour channel, which Pillow can only read as "
+            f"8 bits; convert it to 8-bit colour or 16-bit gray first (sigconv will not "
+            f"drop the low bits silently)")
+
+
+# Metadata carried from input to output, and the formats whose writers take each.
+_METADATA_FORMATS = {"icc_profile": ("PNG", "JPEG", "TIFF", "WEBP"),
+                     "dpi": ("PNG", "JPEG", "TIFF", "BMP"),
+                     "exif": ("PNG", "JPEG", "TIFF", "WEBP")}
+_ORIENTATION = 0x0112
+
+
+def _metadata(picture: Image.Image) -> dict:
+    kept = {}
+    if picture.info.get("icc_profile"):
+        kept["icc_profile"] = picture.info["icc_profile"]
+    if picture.info.get("dpi"):
+        kept["dpi"] = tuple(float(d) for d in picture.info["dpi"])
+    exif = picture.getexif()
+    exif.pop(_ORIENTATION, None)            # the pixels are upright now
+    if len(exif):
+        kept["exif"] = exif.tobytes()
+    return kept
 
 
 def _to_array(picture: Image.Image, path: str) -> np.ndarray:
@@ -128,7 +169,7 @@ def check_writable(path: str | os.PathLike) -> str:
 
 
 def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = None,
-          quality: int = 95) -> None:
+          quality: int = 95, metadata: dict | None = None) -> None:
     """Write an array as an image; the mode follows the dtype and channel count.
 
     Parameters
@@ -142,6 +183,9 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
         Pillow format name, e.g. ``"PNG"``.
     quality : int, optional
         JPEG / WebP quality (1-100).
+    metadata : dict, optional
+        From ``read(..., metadata=True)``: colour profile, resolution and EXIF data,
+        each written where the output format holds it.
 
     Raises
     ------
@@ -153,7 +197,7 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
     Notes
     -----
     The file is written in place; the command line wraps this in an atomic temporary
-    file + rename. Metadata (EXIF, ICC profile, resolution) is not written.
+    file + rename.
 
     Examples
     --------
@@ -183,6 +227,8 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
         array, mode = array.astype(np.uint16), "I;16"
     picture = Image.fromarray(np.ascontiguousarray(array))
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
+    options.update({key: value for key, value in (metadata or {}).items()
+                    if fmt in _METADATA_FORMATS.get(key, ())})
     if fmt == "WEBP" and mode in ("LA",):
         picture = picture.convert("RGBA")
     try:

@@ -189,3 +189,26 @@ def test_workers_option_gives_the_same_image(tmp_path):
         outs.append(np.asarray(Image.open(out)))
     assert np.array_equal(outs[0], outs[1])
     assert main(["edges", str(src), "-o", str(tmp_path / "e.png"), "--workers", "0"]) == 2
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "webp"])
+def test_colour_profile_resolution_and_exif_are_kept(tmp_path, ext):
+    from PIL import Image, ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6          # stored rotated: sigconv turns the pixels upright
+    exif[0x010F] = "sigconv test camera"
+    source = tmp_path / f"in.{ext}"
+    Image.fromarray(RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(
+        source, icc_profile=profile, exif=exif.tobytes(), dpi=(300, 300))
+    out = tmp_path / f"out.{ext}"
+    assert main(["blur", str(source), "-o", str(out), "--sigma", "1", "--quiet"]) == 0
+    with Image.open(out) as written:
+        assert written.size == (20, 30)                      # upright
+        assert written.info.get("icc_profile") == profile
+        kept = written.getexif()
+        assert kept.get(0x010F) == "sigconv test camera"
+        assert 0x0112 not in kept                            # no second rotation
+        if ext != "webp":                                     # WebP has no resolution field
+            assert round(written.info["dpi"][0]) == 300

@@ -178,3 +178,30 @@ def test_decompression_bomb_is_a_file_format_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 4096 > 2 * 100 pixels
     with pytest.raises(FileFormatError, match="refusing"):
         si.read(tmp_path / "big.png")
+
+
+def _png_rgb16(path, pixels):
+    """A 48-bit RGB PNG written by hand (Pillow writes none): rows with filter 0."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\x00" + pixels[r].astype(">u2").tobytes() for r in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_16_bit_colour_is_refused_not_truncated(tmp_path):
+    from sigconv_cli.main import main
+
+    source = tmp_path / "deep.png"
+    _png_rgb16(source, np.arange(18, dtype=np.uint16).reshape(2, 3, 3) * 3000)
+    with pytest.raises(FileFormatError, match="16 bits per colour channel"):
+        si.read(source)
+    assert main(["blur", str(source), "-o", str(tmp_path / "out.png"), "--sigma", "1"]) == 1
+    assert not (tmp_path / "out.png").exists()
