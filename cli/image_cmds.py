@@ -68,8 +68,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cval", type=float, default=0.0, metavar="V",
                         help="outside value for --border constant, in pixel units (default 0)")
     parser.add_argument("--method", choices=("auto", "direct", "fft", "oa"), default="auto",
-                        help="convolution method of the engine (default auto; --box uses running "
-                        "sums and ignores it)")
+                        help="convolution method of the engine (default auto; with --box, auto "
+                        "means exact window sums, anything else the engine's method)")
     parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                         help="threads (default: every core); the image is cut in strips")
 
@@ -78,7 +78,7 @@ def run_blur(args: argparse.Namespace) -> int:
     """Run ``sigconv blur``."""
     if args.sigma is not None:
         return _process(args, image.gaussian, args.sigma, what=f"Gaussian sigma={args.sigma:g}")
-    return _process(args, image.box, args.box, what=f"box {args.box}x{args.box}", linear=False)
+    return _process(args, image.box, args.box, what=f"box {args.box}x{args.box}")
 
 
 def run_edges(args: argparse.Namespace) -> int:
@@ -102,15 +102,13 @@ def run_filter(args: argparse.Namespace) -> int:
                     what=f"{kernel.shape[0]}x{kernel.shape[1]} kernel")
 
 
-def _process(args: argparse.Namespace, function, *positional, what: str, linear: bool = True,
+def _process(args: argparse.Namespace, function, *positional, what: str,
              inputs: tuple[str, ...] | None = None, **options) -> int:
     check_output_path(args.output, inputs or (args.input,), force=args.force)
     image.check_writable(args.output)
     pixels, metadata = image.read(args.input, metadata=True)
-    if linear:
-        options["method"] = args.method
     result = function(pixels, *positional, border=args.border, cval=args.cval,
-                      workers=args.workers, **options)
+                      method=args.method, workers=args.workers, **options)
     with atomic_output(args.output) as tmp:
         image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
     shape = "x".join(str(n) for n in pixels.shape[1::-1])

@@ -108,7 +108,8 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
 
 
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
-        cval: float = 0.0, alpha: bool | None = None, workers: int | None = None) -> np.ndarray:
+        cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
+        workers: int | None = None) -> np.ndarray:
     """Mean over a ``size x size`` window, by window sums (cost ~ log2(size) per pixel).
 
     Matches ``scipy.ndimage.uniform_filter(image, (size, size, 1), mode=border)``; for even
@@ -122,6 +123,9 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
         Window size in pixels, ``>= 1``, one for both axes or ``(rows, columns)``.
     border, cval, alpha, workers
         As for :func:`gaussian`.
+    method : {'auto', 'direct', 'fft', 'oa'}, optional
+        'auto' sums windows (exact for 8/16-bit images); any other value sends the
+        two 1-D averaging passes through the engine with that method instead.
 
     Returns
     -------
@@ -134,6 +138,11 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     array([[0, 3, 3, 3, 0]], dtype=uint8)
     """
     sy, sx = _pair(size, "size", integer=True)
+    _choice(method, _METHODS, "method")
+    if method != "auto":
+        passes = [np.full((sy, 1), 1 / sy), np.full((1, sx), 1 / sx)]
+        return _linear(image, passes, border=border, cval=cval, alpha=alpha, method=method,
+                       workers=workers, convolve=False)
     shape = (sy, sx)
     pads = [(n // 2, n - 1 - n // 2) for n in shape]
     array = np.asarray(image)
@@ -171,7 +180,8 @@ def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
     if sigma is not None:
         return gaussian(image, sigma, border=border, cval=cval, alpha=alpha, method=method,
                         workers=workers)
-    return box(image, size, border=border, cval=cval, alpha=alpha, workers=workers)
+    return box(image, size, border=border, cval=cval, alpha=alpha, method=method,
+               workers=workers)
 
 
 def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,

@@ -68,14 +68,17 @@ def test_gaussian_16_bit_and_float32_keep_dtype():
 
 @pytest.mark.parametrize("border", BORDERS)
 @pytest.mark.parametrize("size", [1, 4, 5, (3, 8)])
-def test_box_matches_uniform_filter(border, size):
+@pytest.mark.parametrize("method", ["auto", "direct", "fft", "oa"])
+def test_box_matches_uniform_filter(border, size, method):
     img = _image((19, 27, 3))
     rows, cols = (size, size) if isinstance(size, int) else size
-    out = si.box(img, size, border=border, cval=250)
+    out = si.box(img, size, border=border, cval=250, method=method)
     reference = ndimage.uniform_filter(img.astype(np.float64), (rows, cols, 1), mode=border,
                                        cval=250)
     assert out.dtype == np.uint8
-    assert _lsb_error(out, reference) <= 0.5 + 1e-6  # rounded to nearest
+    # window sums are exact, then rounded to nearest; the engine's float32 passes may
+    # land a half-way value on either side
+    assert _lsb_error(out, reference) <= (0.5 + 1e-6 if method == "auto" else 0.51)
 
 
 def test_box_sums_do_not_overflow():
