@@ -86,6 +86,11 @@ DEFAULT_CONSTANTS.update({
 # spend more in per-block work than the transforms save; measured on 3x3 kernels).
 OA_MIN_TAPS = 8
 
+# The band variant is planned only for kernels up to this many taps: beyond, its
+# B + m - 1 multiply-adds per output lose to overlap-add at every size measured
+# (1e5 x 301: 1.2 ms against 0.8; 1e6 x 301: 9.7 against 4.9, float32).
+BAND_MAX_TAPS = 128
+
 # Below this predicted direct time, a transform must be 2x faster to be chosen.
 ACCURACY_BIAS_SECONDS = 3e-4
 
@@ -225,7 +230,8 @@ def direct_costs(p: Problem, c: dict) -> dict:
         single = p.result_dtype.itemsize == (8 if p.result_dtype.kind == "c" else 4)
         costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
             2.0 if p.result_dtype.kind == "c" else 1.0) * (2.0 if single else 1.0)
-    if band_ok(p) and (p.result_dtype.kind not in "biu" or _dtype_bound(p) <= BAND_EXACT):
+    if band_ok(p) and (p.result_dtype.kind not in "biu" or _dtype_bound(p) <= BAND_EXACT) \
+            and band_roles(p)[1].shape[axes[0]] <= BAND_MAX_TAPS:
         (a,) = axes
         m = band_roles(p)[1].shape[a]
         inner = math.prod(p.out_shape[a + 1:])
@@ -238,7 +244,10 @@ def direct_costs(p: Problem, c: dict) -> dict:
             c["band_f8"] if dt.itemsize == (16 if dt.kind == "c" else 8) or dt.kind in "biu"
             else 1.0)
         K = band_block(m) + m - 1
-        costs["direct:band"] = c["band_call"] + out_size * scale * (
+        # Outputs beyond the caches cost more each: 1e7 x 31 took 8.5 ns per output
+        # against 4.4 at 1e6 (float32).
+        big = 1.0 + 0.3 * max(0.0, math.log2(out_size / 2**21))
+        costs["direct:band"] = c["band_call"] + out_size * scale * big * (
             c[f"band_out_{form}"] + K * c[f"band_mac_{form}"])
     return costs
 
