@@ -151,8 +151,11 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     if array.dtype.kind in "bui" and array.dtype.itemsize <= 2:
         largest = int(np.iinfo(array.dtype).max) if array.dtype.kind != "b" else 1
         # Every partial sum is at most a window's sum (plus one row, going down the
-        # columns), so a type that holds (area + size) * max never overflows.
-        exact = np.dtype(np.int32 if largest * (sy + 1) * sx < 2**31 else np.int64)
+        # columns), so a type that holds (area + size) * max never overflows; the
+        # narrowest such type moves the least memory (uint16 for 8-bit up to 15x15).
+        top = largest * (sy + 1) * sx
+        exact = np.dtype(np.uint16 if top <= 65535 and array.dtype.kind != "i" else
+                         np.int32 if top < 2**31 else np.int64)
     # Window sums need no planar layout: the vertical ones run along whole interleaved
     # rows, and skipping the two transpositions measured faster (RGB 3840x2160, 15x15,
     # one thread, a prototype of this path side by side with the planar one: 153 ms
@@ -660,17 +663,19 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype) -> np.ndar
     """Valid-mode mean over ``shape`` windows of an interleaved ``(rows, W, C)`` block.
 
     Integer blocks (8/16-bit images, delivered by :func:`box` in an integer type wide
-    enough) are summed exactly; float blocks in float64 (a float32 running sum over
-    thousands of pixels loses about log2(width) bits). The division by the window area
-    comes last, once.
+    enough) are summed exactly: along the rows by doubling, down the columns by running
+    sums. Float blocks are summed by doubling both ways, in the working precision (a
+    running sum in float32 would drift over thousands of rows; sums by doubling lose
+    about log2(size) units in the last place). The division by the window area comes
+    last, once.
     """
-    accumulator = x.dtype if x.dtype.kind in "iu" else np.dtype(np.float64)
-    if x.dtype != accumulator:
-        x = x.astype(accumulator)  # mixed-dtype ufunc loops run several times slower
-    if shape[0] > 1:
-        x = _running_sum_rows(x, shape[0], accumulator)
+    exact = x.dtype.kind in "iu"
+    if not exact:
+        x = x.astype(work, copy=False)
     if shape[1] > 1:
         x = _window_sums(x, shape[1], 1)
+    if shape[0] > 1:
+        x = _running_sum_rows(x, shape[0], x.dtype) if exact else _window_sums(x, shape[0], 0)
     result = x.astype(work)  # always a new array (never the caller's block)
     area = shape[0] * shape[1]
     if area > 1:
