@@ -99,7 +99,7 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
         k9, k129 = band_block(9) + 8, band_block(129) + 128
         c[f"band_mac_{form}"] = max(per_out[129] - per_out[9], 1e-13) / (k129 - k9)
         c[f"band_out_{form}"] = max(per_out[9] - k9 * c[f"band_mac_{form}"], 1e-11)
-    bp, _ = prepare(rng.random(4096), rng.random(9), "full", None, fft_style=False)
+    bp, _ = prepare(rng.random(200_000), rng.random(31), "full", None, fft_style=False)
     bq, _ = prepare(bp.x.astype(np.float32), bp.h.astype(np.float32), "full", None,
                     fft_style=False)
     c["band_f8"] = _median_time(lambda: _band(bp)) / _median_time(lambda: _band(bq))
