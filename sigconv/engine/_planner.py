@@ -63,7 +63,7 @@ DEFAULT_CONSTANTS = {
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
-    "band_call": 1.3e-4,    # band variant overhead (BLAS threads waking, views, edge tiles), s
+    "band_call": 2.0e-4,    # band variant overhead (BLAS threads waking, views, edge tiles), s
     "band_out_row": 1.6e-9,   # band variant per output, tiles along rows (float32), s
     "band_mac_row": 2.3e-11,  # ... per multiply-add of the B + m - 1 per output, s
     "band_out_col": 9.0e-10,  # the same with tiles down columns, s

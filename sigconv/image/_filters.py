@@ -6,9 +6,12 @@ Pipeline of every filter (one place, :func:`_run`):
    border mode asked for. Every later step is a 'valid' convolution, so the result does
    not depend on which method (direct, overlap-add, FFT) the engine picks;
 2. **strips**: the padded image is cut into horizontal strips of a few MB (overlapping
-   by the kernel's reach), shared between ``workers`` threads; each strip is copied
-   into a planar ``(C, rows, W)`` float block, so 1-D passes run along whole rows or
-   contiguous lines whatever the channel count;
+   by the kernel's reach), shared between ``workers`` threads (each with one BLAS
+   thread); each strip is copied into a planar ``(C, rows, W)`` float block, so 1-D
+   passes run along whole rows or contiguous lines whatever the channel count. Kernels
+   at most 3 wide and box sums keep the image's interleaved ``(rows, W, C)`` layout:
+   their shifted-slice passes take any layout, and the planar copies in and out would
+   cost as much as the filtering;
 3. **dtype**: 8/16-bit images are computed in float32, int32 in float64, float images
    in their own precision (box sums of 8/16-bit images are exact integer sums);
 4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
@@ -51,10 +54,10 @@ DIRECTIONS = ("x", "y", "magnitude")
 COLORS = ("luminance", "channels")
 SCALES = ("stretch", "none")
 _METHODS = ("auto", "direct", "fft", "oa")
-# Kernels at most this wide (3x3 operators, their 1-D factors) go to the engine's direct
-# method even under method="auto": PERF_NOTES measured direct fastest for m <= 3 at every
-# size, but on 2026-11-22 the planner chose overlap-add for a 3x3 Sobel on a
-# (3, 172, 3842) float32 strip: 102 ms against 28 ms direct. Drop once the planner agrees.
+# Kernels at most this wide (3x3 operators, their 1-D factors) are filtered in the
+# image's interleaved layout: the engine's direct passes (shifted slices, or banded
+# products down the columns) take any layout, so the planar copies are saved. (Until
+# session 2 they were also forced to the direct method; the planner now picks it alone.)
 _DIRECT_REACH = 3
 # ITU-R BT.601 luma weights, the ones Pillow's convert("L") uses.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -619,8 +622,7 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
             flipped = k[::-1, ::-1].astype(x.dtype)
             flipped = flipped[np.newaxis] if planar else flipped[..., np.newaxis]
             axes = tuple(first + a for a in (0, 1) if k.shape[a] > 1)
-            chosen = "direct" if method == "auto" and max(k.shape) <= _DIRECT_REACH else method
-            x = _engine_convolve(x, flipped, mode="valid", method=chosen, axes=axes,
+            x = _engine_convolve(x, flipped, mode="valid", method=method, axes=axes,
                                  workers=engine_workers)
         return x
 
