@@ -313,7 +313,6 @@ def _taps(x: np.ndarray, h: np.ndarray, p: Problem) -> np.ndarray:
     o_idx = [slice(None)] * ndim
     x_idx = [fixed_x.get(a, slice(None)) for a in range(ndim)]
     objects = out.dtype.kind == "O"
-    tmp = None          # scratch for tap * shifted signal, made when first needed
     hv = h.reshape(tuple(h.shape[a] for a in axes) + (-1,)) if not fixed_h else None
     for j in itertools.product(*(range(h.shape[a]) for a in axes)):
         ok = True
@@ -356,14 +355,35 @@ def _taps(x: np.ndarray, h: np.ndarray, p: Problem) -> np.ndarray:
         if unit:            # taps of +-1 (difference kernels): one pass, no product
             (np.add if unit == 1 else np.subtract)(region, xs, out=region)
             continue
-        if tmp is None:
-            tmp = np.empty(out_shape, dtype=out.dtype)
-        t = tmp[o]
-        np.multiply(xs, tap, out=t)
-        np.add(region, t, out=region)
+        _add_product(region, xs, tap)
     if not started:
         out.fill(0)
     return out
+
+
+# Elements of the scratch array for tap * shifted signal: products are formed and added
+# slab by slab, so the scratch stays in cache and is never a fresh multi-MB allocation
+# (a 4 MB float64 scratch per call cost more in page faults than the arithmetic:
+# 3 taps over 136 x 3842 took 9.4 ms, 6.9 of them in the first touch).
+_SCRATCH = 1 << 17
+
+
+def _add_product(region: np.ndarray, xs: np.ndarray, tap) -> None:
+    """``region += xs * tap`` (tap broadcasting), through a small scratch array."""
+    if region.size <= _SCRATCH or region.ndim == 0:
+        region += xs * tap
+        return
+    per = region[0].size
+    step = max(1, _SCRATCH // max(per, 1))
+    scratch = np.empty((step,) + region.shape[1:], dtype=region.dtype)
+    def rows(a, r):      # operands broadcast along axis 0 are used whole
+        return a[r:r + step] if np.ndim(a) == region.ndim and np.shape(a)[0] > 1 else a
+
+    for r in range(0, region.shape[0], step):
+        part = region[r:r + step]
+        t = scratch[:part.shape[0]]
+        np.multiply(rows(xs, r), rows(tap, r), out=t)
+        np.add(part, t, out=part)
 
 
 def all_finite(a: np.ndarray) -> bool:

@@ -51,7 +51,8 @@ DEFAULT_CONSTANTS = {
     "np_mac": 1.6e-10,      # numpy.convolve per multiply-add beyond the table below, s
     "tap_call": 1.1e-5,     # Python overhead per tap of the taps loop, s
     "line_call": 9.0e-6,    # Python overhead per line of the lines loop (N-D input), s
-    "tap_elem": 2.5e-9,     # per output element per tap (multiply + add), s
+    "tap_elem": 1.2e-9,     # per output element per tap (multiply + add), s (session 2: products
+                            # formed in a small scratch, no fresh multi-MB temporary)
     "nd_call": 8.0e-5,      # ndimage variant overhead (pad, cast, call), s
     "nd_mac": 1.0e-9,       # scipy.ndimage.correlate per multiply-add, s
     "fft_call": 3.0e-5,     # per transform of an FFT convolution (plans, padding), s

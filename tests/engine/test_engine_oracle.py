@@ -282,3 +282,18 @@ def test_direct_variants_on_strided_views(variant):
             full = np.apply_along_axis(np.convolve, 2, x, h[0, 0])     # numpy as the oracle
             want = crop(full, x.shape, h.shape, mode)[:, :, :]
             np.testing.assert_allclose(direct(p, variant), want, rtol=1e-12, atol=1e-12)
+
+
+def test_taps_loop_on_large_broadcast_operands():
+    """Products formed slab by slab: operands broadcast along the first axis."""
+    from sigconv.engine._direct import _taps
+    from sigconv.engine._validate import prepare
+
+    rng = np.random.default_rng(8)
+    for sx, sh, axes in (((1, 40_000), (6, 5), [1]), ((6, 40_000), (1, 5), [1]),
+                         ((300, 200), (3, 3), None), ((50_000,), (4,), None)):
+        x, h = rng.random(sx), rng.random(sh)
+        p, _ = prepare(x, h, "full", axes, fft_style=False)
+        got = _taps(p.x, p.h, p)
+        ref = sigconv.convolve(x, h, axes=axes, method="fft")
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
