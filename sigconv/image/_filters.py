@@ -555,7 +555,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
             a = channels(result, alpha_channel)
             c = channels(result, colour)
             c *= np.divide(top, a, out=np.zeros_like(a), where=a > 0)
-        if cast and dtype.kind in "iu":
+        if cast and dtype.kind in "iu" and result.dtype.kind == "f":
             _round_clip(result, dtype)  # the cast happens when copied into the output
         n_out = result.shape[0] if planar else result.shape[-1]
         if array.ndim == 2 and n_out == 1:
@@ -672,14 +672,22 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype) -> np.ndar
     last, once.
     """
     exact = x.dtype.kind in "iu"
+    area = shape[0] * shape[1]
     if not exact:
         x = x.astype(work, copy=False)
     if shape[1] > 1:
         x = _window_sums(x, shape[1], 1)
     if shape[0] > 1:
         x = _running_sum_rows(x, shape[0], x.dtype) if exact else _window_sums(x, shape[0], 0)
+    if exact:
+        if area == 1:
+            return x
+        # The mean rounded to nearest, in integers: (sum + area // 2) // area (the type
+        # has room for the extra half). Two integer passes instead of five in float32
+        # (convert, scale, round, clip); ties, possible for even areas only, round up.
+        np.add(x, area // 2, out=x)
+        return np.floor_divide(x, area, out=x)
     result = x.astype(work)  # always a new array (never the caller's block)
-    area = shape[0] * shape[1]
     if area > 1:
         result *= work.type(1.0 / area)
     return result
