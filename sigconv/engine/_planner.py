@@ -70,8 +70,6 @@ DEFAULT_CONSTANTS = {
     "band_out_col": 9.0e-10,  # the same with tiles down columns, s
     "band_mac_col": 1.8e-11,
     "band_f8": 2.0,         # float64 / float32 time of the band variant (1e6 x 31: 2.2)
-    "fft_nd_gain": 1.35,    # 1-D model / measured time of a multi-axis FFT convolution
-    "oa_nd_cost": 1.3,      # measured / 1-D model time of overlap-add with other axes too
 }
 # numpy.convolve's time per output sample against kernel length m (float64 and
 # float32), s: not linear in m, since numpy unrolls short kernels and calls a dot
@@ -272,18 +270,7 @@ def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[i
          + _fft_time(c, npts, bo, not cplx, single, workers))
     moved = npts * (bx + bh + 2 * bo) + math.prod(p.out_shape)
     t += moved * c["mem_elem"] * (0.5 if single else 1.0)
-    if len(lens) > 1:
-        # Transforms over several axes run as passes of short 1-D transforms, cheaper
-        # than the cache factor of their total size says (2-D grid, 256² to 1024²
-        # images: measured 0.6-0.9x the 1-D model, session 2); not so beyond the caches.
-        t /= 1.0 + (c["fft_nd_gain"] - 1.0) * _nd_weight(npts)
     return t, lens
-
-
-def _nd_weight(n_points: int) -> float:
-    """How much of the multi-axis corrections applies: all up to 2**20 points, none
-    from 2**23 on (4096² images: the 1-D model was right there)."""
-    return min(1.0, max(0.0, (23.0 - math.log2(max(n_points, 2))) / 3.0))
 
 
 def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
@@ -311,10 +298,6 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
         t += _fft_time(c, pts, 1, not cplx, single, workers)
         t += (nb * pts * bo * 3 + n * bo) * c["mem_elem"] * (0.5 if single else 1.0)
         t += chunks * 12 * c["tap_call"]          # Python bookkeeping per chunk
-        if others:
-            # Blocks that span other transformed axes: the per-block passes stride
-            # through whole planes (measured 1.1-1.5x the 1-D model on the 2-D grid).
-            t *= 1.0 + (c["oa_nd_cost"] - 1.0) * _nd_weight(n * other_pts)
         if best is None or t < best[0]:
             best = (t, B, L)
         if L >= top:
