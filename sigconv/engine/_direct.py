@@ -1,6 +1,6 @@
 """The direct method: sums of products in the signal domain, no per-sample Python loop.
 
-Two shapes of loop, picked by the planner:
+Four variants, picked by the planner:
 
 * ``"lines"``: one convolution axis; each 1-D line goes through ``numpy.convolve``
   (compiled, vectorised dot products). Python runs once per line, so this suits
