@@ -50,12 +50,26 @@ def run_info(args: argparse.Namespace) -> int:
     if err:
         print(f"pyfftw unavailable: {err}")
     print(f"threads: {backends.default_workers()}")
+    print(f"BLAS (direct 'band' variant): {_blas_summary()}")
     prof = _profile.profile_path()
     state = "present" if _profile.load_profile() else "absent, built-in constants in use"
     print(f"calibration profile: {prof} ({state})")
     wis = _profile.wisdom_path()
     print(f"FFTW wisdom: {wis} ({'present' if os.path.exists(wis) else 'absent'})")
     return 0
+
+
+def _blas_summary() -> str:
+    """numpy's BLAS (the one numpy.matmul calls), version and threads, via threadpoolctl."""
+    from threadpoolctl import threadpool_info
+
+    found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    # numpy's wheels ship it in numpy.libs (scipy's own copy sits in scipy.libs)
+    found.sort(key=lambda i: "numpy" not in i.get("filepath", ""))
+    if not found:
+        return "none found"
+    return f"{found[0].get('internal_api', '?')} {found[0].get('version') or ''} " \
+           f"({found[0].get('num_threads', '?')} threads)"
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ def test_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "backend:" in out and "threads:" in out and "calibration profile:" in out
+    assert "BLAS" in out
 
 
 @pytest.mark.parametrize("ext", [".npy", ".csv", ".txt"])
