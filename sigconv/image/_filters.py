@@ -113,7 +113,8 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
         cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
         workers: int | None = None) -> np.ndarray:
-    """Mean over a ``size x size`` window, by window sums (cost ~ log2(size) per pixel).
+    """Mean over a ``size x size`` window, by window sums (cost independent of size
+    beyond 64 pixels, ~ log2(size) below).
 
     Matches ``scipy.ndimage.uniform_filter(image, (size, size, 1), mode=border)``; for even
     sizes the window reaches one pixel further up/left than down/right, as there.
@@ -709,6 +710,32 @@ def _running_sum_rows(x: np.ndarray, n: int, accumulator: np.dtype) -> np.ndarra
     return out
 
 
+# Windows longer than this are summed from a cumulative sum (a constant cost per
+# pixel, about as much as 13 doubling passes on an RGB strip: 1.86 against 0.82 ms for
+# the 6 passes of n = 15), shorter ones by doubling (2 log2(n) passes).
+_DOUBLING_MAX = 64
+
+
+def _cumulative_window_sums(x: np.ndarray, n: int, axis: int, length: int) -> np.ndarray:
+    """Window sums as differences of a cumulative sum. Integer types may wrap around
+    in the cumulative sum, but the differences are exact (arithmetic modulo 2**bits)
+    while each window's sum fits the type; floats accumulate in float64 (a float32
+    cumulative sum over thousands of pixels would lose about log2(width) bits)."""
+    accumulator = x.dtype if x.dtype.kind in "iu" else np.dtype(np.float64)
+    sums = np.cumsum(x, axis=axis, dtype=accumulator)
+
+    def take(start, stop):
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(start, stop)
+        return tuple(index)
+
+    # window k = sums[k + n - 1] - sums[k - 1], taking sums[-1] = 0
+    out = np.empty_like(sums[take(n - 1, None)])
+    out[take(0, 1)] = sums[take(n - 1, n)]
+    np.subtract(sums[take(n, None)], sums[take(0, length - 1)], out=out[take(1, None)])
+    return out.astype(x.dtype, copy=False)
+
+
 def _window_sums(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of them).
 
@@ -718,6 +745,8 @@ def _window_sums(x: np.ndarray, n: int, axis: int) -> np.ndarray:
     middle axis of an interleaved (rows, W, C) block.
     """
     length = x.shape[axis] - n + 1
+    if n > _DOUBLING_MAX:
+        return _cumulative_window_sums(x, n, axis, length)
 
     def part(a: np.ndarray, start: int, size: int) -> np.ndarray:
         index = [slice(None)] * a.ndim
