@@ -17,9 +17,10 @@ Pipeline of every filter (one place, :func:`_run`):
 4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
    the filtered alpha afterwards, so transparent pixels do not bleed their (invisible)
    colour into their neighbours;
-5. **structure**: box kernels by window sums (a running sum down the columns, sums by
-   doubling along the rows), rank-1 kernels as two 1-D passes, anything else as one
-   2-D convolution, each by :func:`sigconv.convolve` (window sums excepted);
+5. **structure**: box kernels by window sums (a running sum down the columns; along
+   the rows, sums by doubling up to 31 pixels, differences of a cumulative sum beyond),
+   rank-1 kernels as two 1-D passes, anything else as one 2-D convolution, each by
+   :func:`sigconv.convolve` (window sums excepted);
 6. **back to the input dtype**, rounding and clipping integer results.
 """
 
