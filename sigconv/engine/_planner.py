@@ -124,7 +124,9 @@ class Plan:
     method : str
         ``"direct"``, ``"fft"`` or ``"oa"``.
     variant : str or None
-        For direct: ``"lines"`` (numpy.convolve per line) or ``"taps"``.
+        For direct: ``"lines"`` (numpy.convolve per line), ``"taps"`` (a loop over the
+        kernel's taps), ``"ndimage"`` (scipy.ndimage.correlate) or ``"band"`` (banded
+        matrix products through BLAS).
     axis : int or None
         For overlap-add: the axis cut into blocks.
     block : int or None
