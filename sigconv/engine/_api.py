@@ -89,7 +89,7 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
     b, w = _resolve(p, backend, workers)
     plan = make_plan(p, method, b, w)
     if (plan.method == "oa" or plan.variant == "band") and _has_nonfinite(p):
-        plan = _nonfinite_oa(p, plan, method)
+        plan = _nonfinite_plan(p, plan, method)
     out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
             and not np.isfinite(out.flat[0]):
@@ -108,7 +108,7 @@ def _has_nonfinite(p: Problem) -> bool:
     return not (all_finite(p.x) and all_finite(p.h))
 
 
-def _nonfinite_oa(p: Problem, plan: Plan, method: str) -> Plan:
+def _nonfinite_plan(p: Problem, plan: Plan, method: str) -> Plan:
     """Overlap-add spreads a NaN/inf over its whole block (B + m - 1 outputs) instead
     of the kernel's reach (m), and so does the band variant over its tile (0 * inf is
     NaN). Direct plans switch to another variant; with method='auto', overlap-add goes

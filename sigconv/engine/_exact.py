@@ -39,14 +39,18 @@ def max_terms(p) -> int:
     return math.prod(min(p.x.shape[a], p.h.shape[a]) for a in p.axes) or 1
 
 
+def dtype_bound(p) -> int:
+    """An upper bound on |output| for integer inputs from their dtypes alone."""
+    return max_terms(p) * dtype_maxabs(p.x.dtype) * dtype_maxabs(p.h.dtype)
+
+
 def output_bound(p) -> int:
     """An upper bound on |output| for integer inputs, from dtypes first, data if needed
     (kept on the problem: the planner's exactness check and the final cast both ask)."""
     if p.bound is None:
-        terms = max_terms(p)
-        bound = terms * dtype_maxabs(p.x.dtype) * dtype_maxabs(p.h.dtype)
+        bound = dtype_bound(p)
         if bound > INT64_MAX:
-            bound = terms * data_maxabs(p.x) * data_maxabs(p.h)
+            bound = max_terms(p) * data_maxabs(p.x) * data_maxabs(p.h)
         p.bound = bound
     return p.bound
 

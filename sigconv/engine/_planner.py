@@ -233,10 +233,10 @@ def direct_costs(p: Problem, c: dict) -> dict:
         single = p.result_dtype.itemsize == (8 if p.result_dtype.kind == "c" else 4)
         costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
             2.0 if p.result_dtype.kind == "c" else 1.0) * (2.0 if single else 1.0)
-    if band_ok(p) and (p.result_dtype.kind not in "biu" or _dtype_bound(p) <= BAND_EXACT) \
-            and band_roles(p)[1].shape[axes[0]] <= BAND_MAX_TAPS:
+    m = band_roles(p)[1].shape[axes[0]] if band_ok(p) else 0
+    if 0 < m <= BAND_MAX_TAPS and (p.result_dtype.kind not in "biu"
+                                   or _exact.dtype_bound(p) <= BAND_EXACT):
         (a,) = axes
-        m = band_roles(p)[1].shape[a]
         inner = math.prod(p.out_shape[a + 1:])
         form = "row" if inner == 1 else "col"
         dt = p.result_dtype
@@ -253,11 +253,6 @@ def direct_costs(p: Problem, c: dict) -> dict:
         costs["direct:band"] = c["band_call"] + out_size * scale * big * (
             c[f"band_out_{form}"] + K * c[f"band_mac_{form}"])
     return costs
-
-
-def _dtype_bound(p: Problem) -> int:
-    """|output| bound of an integer problem from its dtypes alone (the planner sees no data)."""
-    return _exact.max_terms(p) * _exact.dtype_maxabs(p.x.dtype) * _exact.dtype_maxabs(p.h.dtype)
 
 
 def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[int, ...]]:
