@@ -2,7 +2,8 @@
 
 A backend hands out *plans*. A plan owns an input buffer (``plan.input``) that the
 engine fills in place (zero padding included), and ``plan.execute()`` returns the
-transform, possibly in a buffer the plan reuses on its next call. Inverse plans are
+transform, possibly in a buffer the plan reuses on its next call;
+``plan.execute_fresh()`` returns it in a new array the caller keeps. Inverse plans are
 unnormalised (the engine folds 1/N into the spectral product, saving one pass).
 
 Plan kinds: ``"r2c"`` (real -> half spectrum over ``axes``, last axis halved),
@@ -12,6 +13,7 @@ Plan kinds: ``"r2c"`` (real -> half spectrum over ``axes``, last axis halved),
 
 from __future__ import annotations
 
+import math
 import os
 from typing import NamedTuple
 
@@ -35,6 +37,16 @@ def oa_chunk_blocks(blocks: int, block_bytes: int) -> int:
     most = max(1, min(blocks, OA_CHUNK_BYTES // max(1, block_bytes)))
     chunks = -(-blocks // most)
     return -(-blocks // chunks)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, align: int = 64) -> np.ndarray:
+    """An uninitialised array whose data start on an ``align``-byte boundary (FFTW's
+    SIMD plans need the alignment of the buffers they were planned on)."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    off = -raw.ctypes.data % align
+    return raw[off:off + nbytes].view(dtype).reshape(shape)
 
 
 def default_workers() -> int:

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 import pyfftw
 
-from ._base import THREAD_MIN_POINTS, PlanKey, buffer_shapes, complex_of
+from ._base import THREAD_MIN_POINTS, PlanKey, aligned_empty, buffer_shapes, complex_of
 from ._cache import PLANS
 
 _FFTW_DTYPES = {np.dtype(np.float32), np.dtype(np.float64),
@@ -48,7 +48,7 @@ _SMOOTH = _smooth7_sizes(2**40).tolist()
 
 
 class _FFTWPlan:
-    __slots__ = ("_fftw", "input", "output")
+    __slots__ = ("_fftw", "_redirected", "input", "output")
 
     def __init__(self, key: PlanKey, flags: tuple[str, ...]):
         in_shape, out_shape = buffer_shapes(key.kind, key.shape, key.axes)
@@ -58,6 +58,7 @@ class _FFTWPlan:
         out_dtype = {"r2c": cplx, "c2r": base}.get(key.kind, cplx)
         self.input = pyfftw.empty_aligned(in_shape, in_dtype)
         self.output = pyfftw.empty_aligned(out_shape, out_dtype)
+        self._redirected = False
         direction = "FFTW_BACKWARD" if key.kind in ("c2r", "c2ci") else "FFTW_FORWARD"
         threads = key.workers if math.prod(key.shape) >= THREAD_MIN_POINTS else 1
         try:
@@ -70,8 +71,20 @@ class _FFTWPlan:
                                      direction=direction, threads=threads, flags=flags)
 
     def execute(self) -> np.ndarray:
+        if self._redirected:           # execute_fresh pointed FFTW at a caller's array
+            self._fftw.update_arrays(self.input, self.output)
+            self._redirected = False
         self._fftw.execute()
         return self.output
+
+    def execute_fresh(self) -> np.ndarray:
+        """The transform written straight into a new array the caller may keep (saves
+        copying it out of the plan's own buffer)."""
+        out = aligned_empty(self.output.shape, self.output.dtype)
+        self._fftw.update_arrays(self.input, out)
+        self._redirected = True
+        self._fftw.execute()
+        return out
 
 
 class PyFFTWBackend:
@@ -89,14 +102,15 @@ class PyFFTWBackend:
             return 1
         return _SMOOTH[bisect.bisect_left(_SMOOTH, n)]
 
-    def plan(self, key: PlanKey) -> _FFTWPlan:
+    def build(self, key: PlanKey) -> tuple[_FFTWPlan, int]:
+        """A new, uncached plan for ``key`` and the bytes its buffers hold."""
         if np.dtype(key.dtype) not in _FFTW_DTYPES:
             raise TypeError(f"FFTW backend cannot transform dtype {key.dtype!r}")
+        p = _FFTWPlan(key, self.flags)
+        return p, p.input.nbytes + p.output.nbytes
 
-        def build():
-            p = _FFTWPlan(key, self.flags)
-            return p, p.input.nbytes + p.output.nbytes
-        return PLANS.get(("pyfftw", key), build)
+    def plan(self, key: PlanKey) -> _FFTWPlan:
+        return PLANS.get(("pyfftw", key), lambda: self.build(key))
 
     def describe(self) -> str:
         return f"pyFFTW {pyfftw.__version__} (FFTW)"

@@ -34,6 +34,12 @@ class _ScipyPlan:
     def execute(self) -> np.ndarray:
         return self._run(self.input)
 
+    def execute_fresh(self) -> np.ndarray:
+        """The transform in an array the caller may keep (not the input buffer, which an
+        in-place complex transform may hand back)."""
+        out = self._run(self.input)
+        return out.copy() if np.may_share_memory(out, self.input) else out
+
 
 class ScipyBackend:
     """FFTs through ``scipy.fft``; plans here are just cached input buffers."""
@@ -44,11 +50,13 @@ class ScipyBackend:
     def next_fast_len(self, n: int, real: bool = True) -> int:
         return importlib.import_module("scipy.fft").next_fast_len(int(n), real=real)
 
+    def build(self, key: PlanKey) -> tuple[_ScipyPlan, int]:
+        """A new, uncached plan for ``key`` and the bytes its buffer holds."""
+        p = _ScipyPlan(key)
+        return p, p.input.nbytes
+
     def plan(self, key: PlanKey) -> _ScipyPlan:
-        def build():
-            p = _ScipyPlan(key)
-            return p, p.input.nbytes
-        return PLANS.get(("scipy", key), build)
+        return PLANS.get(("scipy", key), lambda: self.build(key))
 
     def describe(self) -> str:
         return f"scipy.fft (pocketfft) from scipy {__import__('scipy').__version__}"

@@ -13,7 +13,7 @@ from ..backends import default_workers, get_backend
 from . import _exact
 from ._direct import all_finite, direct
 from ._fft import fftconv, oaconv
-from ._planner import Plan, make_plan
+from ._planner import BAND_MAX_TAPS, Plan, constants, make_plan, np_per_output
 from ._validate import Problem, as_operand, check_method, check_mode, prepare
 
 Mode = Literal["full", "same", "valid"]
@@ -41,7 +41,7 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
         return direct(p, plan.variant or "taps")
     q, back = _axes_last(p)
     if plan.method == "fft":
-        y = fftconv(q, backend, workers, plan.fft_shape, spectra)   # view of a plan buffer
+        y = fftconv(q, backend, workers, plan.fft_shape, spectra)   # fresh memory
     else:
         y = oaconv(q, backend, workers, back.index(plan.axis) if back else plan.axis,
                    plan.block, spectra=spectra)
@@ -50,7 +50,7 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
     if rounded and rdt.kind in "biu":
         acc = np.rint(y).astype(np.int64)
         return _exact.finish_integer(acc, rdt, _exact.output_bound(p))
-    if plan.method == "oa" and y.dtype == rdt and y.flags.c_contiguous:
+    if y.dtype == rdt and y.flags.c_contiguous:
         return y                                     # fresh memory, already the answer
     if rdt.kind != "c" and y.dtype.kind == "c":
         y = y.real
@@ -184,21 +184,24 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
 
 
 _NP_MODES = ("full", "same", "valid")
-_SMALL_MACS = 350_000     # below this many multiply-adds numpy.convolve wins (measured)
+_SMALL_MACS = 350_000     # beyond this many multiply-adds a transform may win (measured)
 
 
 def _small_1d(in1, in2, mode):
     """numpy.convolve straight away for small 1-D float/complex/int problems, else None.
 
-    Skips the planner (tens of microseconds) where its answer is known: a direct
-    convolution of fewer than ``_SMALL_MACS`` products, or a kernel of at most 3 taps.
+    Skips the planner (tens of microseconds) where its answer is known: a kernel of
+    at most 3 taps, or fewer than ``_SMALL_MACS`` products that numpy.convolve finishes
+    before the band variant would have started (its fixed cost, ``band_call``).
     """
     a = in1 if isinstance(in1, np.ndarray) else np.asarray(in1)
     v = in2 if isinstance(in2, np.ndarray) else np.asarray(in2)
     if a.ndim != 1 or v.ndim != 1:
         return None
     n, m = a.size, v.size
-    if not n or not m or (n * m > _SMALL_MACS and min(n, m) > 3):
+    short = min(n, m)
+    if not n or not m or (short > 3 and (n * m > _SMALL_MACS or (
+            short <= BAND_MAX_TAPS and _np_time(n, m, a.dtype) > constants()["band_call"]))):
         return None
     if mode == "same" and n < m:
         return None
@@ -214,6 +217,11 @@ def _small_1d(in1, in2, mode):
         if _exact.fits(bound, rdt):
             return np.convolve(a.astype(rdt, copy=False), v.astype(rdt, copy=False), mode)
     return None
+
+
+def _np_time(n: int, m: int, dtype: np.dtype) -> float:
+    """numpy.convolve's predicted time for a full (n, m) convolution, s."""
+    return (n + m - 1) * np_per_output(constants(), min(n, m), dtype.itemsize == 4)
 
 
 def _reverse_conj(a: np.ndarray, axes) -> np.ndarray:

@@ -20,12 +20,15 @@ the number of blocks, and FFTW works on many blocks per call (threads split them
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from ..backends import PlanKey
 from ..backends._base import oa_chunk_blocks, real_of
+from ..backends._cache import PLANS
 from ._validate import Problem, fft_dtype
 
 # Single-precision problems whose transforms hold at most this many points are
@@ -33,10 +36,20 @@ from ._validate import Problem, fft_dtype
 # zero at the float32 rounding of the *output* rather than of the whole signal.
 SMALL_DOUBLE_POINTS = 1 << 14
 
+# From this many spectrum elements on, the inverse transform writes straight into a
+# new array instead of the plan's buffer plus a copy out: the copy is dearer than
+# pointing FFTW at a new (aligned) array, measured at 10^4 points the other way round.
+FRESH_MIN = 1 << 15
+
 
 def compute_dtype(p: Problem, points: int | None = None) -> tuple[np.dtype, bool]:
     """(transform dtype, is_complex) for ``p``; ``points``: size of its transforms."""
-    dt = fft_dtype(np.result_type(p.x.dtype, p.h.dtype))
+    return _compute_dtype(p.x.dtype, p.h.dtype, points)
+
+
+@functools.lru_cache(maxsize=256)
+def _compute_dtype(dx: np.dtype, dh: np.dtype, points: int | None) -> tuple[np.dtype, bool]:
+    dt = fft_dtype(np.result_type(dx, dh))
     if points is not None and points <= SMALL_DOUBLE_POINTS and dt.itemsize == \
             (8 if dt.kind == "c" else 4):
         dt = np.dtype(np.complex128 if dt.kind == "c" else np.float64)
@@ -48,18 +61,28 @@ def fft_length(n: int, m: int, s: int, e: int) -> int:
     return max(e, n + m - 1 - s, n, m)   # and room for both operands
 
 
-def _fill(buf: np.ndarray, src: np.ndarray, scale: float | None = None) -> None:
+def _fill_slices(buf_shape, src_shape) -> tuple[tuple, tuple]:
+    """(the corner of a buffer that takes the operand, the slices to zero beyond it)."""
+    corner = tuple(slice(0, d) for d in src_shape)
+    zeros = []
+    for a, (d, full) in enumerate(zip(src_shape, buf_shape)):
+        if d < full:
+            sl = [slice(None)] * len(buf_shape)
+            sl[a] = slice(d, None)
+            zeros.append(tuple(sl))
+    return corner, tuple(zeros)
+
+
+def _fill(buf: np.ndarray, src: np.ndarray, scale: float | None = None,
+          slices: tuple | None = None) -> None:
     """Copy ``src`` into the corner of ``buf`` (casting, optionally scaling); zero the rest."""
-    corner = tuple(slice(0, d) for d in src.shape)
+    corner, zeros = slices or _fill_slices(buf.shape, src.shape)
     if scale is None:
         np.copyto(buf[corner], src, casting="unsafe")
     else:
         np.multiply(src, scale, out=buf[corner], dtype=buf.dtype, casting="unsafe")
-    for a, d in enumerate(src.shape):
-        if d < buf.shape[a]:
-            sl = [slice(None)] * buf.ndim
-            sl[a] = slice(d, None)
-            buf[tuple(sl)] = 0
+    for sl in zeros:
+        buf[sl] = 0
 
 
 def _plans(backend, shape_x, shape_h, shape_out, axes, cdt, is_complex, workers, tag):
@@ -87,14 +110,15 @@ def fft_shape(p: Problem, backend) -> tuple[int, ...]:
     return tuple(axis_length(p, a, backend, cplx) for a in p.axes)
 
 
-def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, key):
+def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, key,
+                     slices: tuple | None = None):
     """The transform of ``h`` (scaled by ``scale``) through ``plan``; from ``spectra``
     when a :class:`sigconv.Convolver` already computed it for this layout."""
     if spectra is not None:
         hit = spectra.get(key)
         if hit is not None:
             return hit
-    _fill(plan.input, h, scale)
+    _fill(plan.input, h, scale, slices)
     H = plan.execute()
     if spectra is not None:
         if len(spectra) >= 8:        # a handful of layouts per kernel is plenty
@@ -103,30 +127,69 @@ def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, ke
     return H
 
 
-def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
-            spectra: dict | None = None) -> np.ndarray:
-    axes = p.axes
-    lens = lens or fft_shape(p, backend)
-    cdt, cplx = compute_dtype(p, math.prod(lens) * max(p.x.size // math.prod(
-        p.x.shape[a] for a in axes), p.h.size // math.prod(p.h.shape[a] for a in axes)))
-    sx = list(p.x.shape)
-    sh = list(p.h.shape)
+class _FFTLayout(NamedTuple):
+    """Everything about one FFT convolution that depends only on shapes and dtypes."""
+    keys: tuple             # PlanKeys of the x transform, the h transform, the inverse
+    scale_x: float | None   # 1/N folded into x's fill, or None
+    scale_h: float | None   # ... into h's fill
+    fill_x: tuple           # _fill_slices of each operand into its plan buffer
+    fill_h: tuple
+    keep: tuple             # the kept window of the inverse transform
+    spectrum_key: tuple     # names h's spectrum in a Convolver's store
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_layout(sx0, sh0, dx, dh, axes, start, stop, lens, workers, keep_h) -> _FFTLayout:
+    batch = max(math.prod(d for a, d in enumerate(sx0) if a not in axes),
+                math.prod(d for a, d in enumerate(sh0) if a not in axes))
+    cdt, cplx = _compute_dtype(dx, dh, math.prod(lens) * batch)
+    sx, sh = list(sx0), list(sh0)
     for a, L in zip(axes, lens):
         sx[a] = sh[a] = L
-    so = [max(i, j) if a not in axes else i for a, (i, j) in enumerate(zip(sx, sh))]
-    fx, fh, inv = _plans(backend, tuple(sx), tuple(sh), tuple(so), axes, cdt, cplx,
-                         workers, "f")
+    so = tuple(max(i, j) if a not in axes else i for a, (i, j) in enumerate(zip(sx, sh)))
+    sx, sh = tuple(sx), tuple(sh)
+    rdt = real_of(cdt)
+    kf, ki, dt = ("c2c", "c2ci", cdt.str) if cplx else ("r2c", "c2r", rdt.str)
+    keys = (PlanKey(kf, sx, dt, axes, workers, "fx"), PlanKey(kf, sh, dt, axes, workers, "fh"),
+            PlanKey(ki, so, dt, axes, workers, "fy"))
     # Put 1/N on the smaller operand (on the kernel when its spectrum is kept).
     scale = 1.0 / math.prod(lens)
-    small_on_h = spectra is not None or p.h.size <= p.x.size
-    _fill(fx.input, p.x, None if small_on_h else scale)
-    H = _kernel_spectrum(fh, p.h, scale if small_on_h else None, spectra,
-                         ("fft", tuple(sh), cdt.str, axes))
+    on_h = keep_h or math.prod(sh0) <= math.prod(sx0)
+    return _FFTLayout(keys, None if on_h else scale, scale if on_h else None,
+                      _fill_slices(sx, sx0), _fill_slices(sh, sh0),
+                      tuple(slice(s, e) for s, e in zip(start, stop)),
+                      ("fft", sh, cdt.str, axes))
+
+
+def _plan_trio(backend, keys: tuple) -> tuple:
+    """The three plans of an FFT convolution, cached together (one cache look-up)."""
+    build = getattr(backend, "build", None)
+    if build is None:
+        return tuple(backend.plan(k) for k in keys)
+
+    def make():
+        made = [build(k) for k in keys]
+        return tuple(p for p, _ in made), sum(b for _, b in made)
+    return PLANS.get((backend.name, "fft3", keys), make)
+
+
+def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
+            spectra: dict | None = None) -> np.ndarray:
+    """The kept window of the convolution, in fresh memory (a view of the inverse
+    transform's new output array when it is most of it, else a copy)."""
+    lens = lens or fft_shape(p, backend)
+    lay = _fft_layout(p.x.shape, p.h.shape, p.x.dtype, p.h.dtype, p.axes, p.start, p.stop,
+                      tuple(lens), workers, spectra is not None)
+    fx, fh, inv = _plan_trio(backend, lay.keys)
+    _fill(fx.input, p.x, lay.scale_x, lay.fill_x)
+    H = _kernel_spectrum(fh, p.h, lay.scale_h, spectra, lay.spectrum_key, lay.fill_h)
     X = fx.execute()
     np.multiply(X, H, out=inv.input)
-    y = inv.execute()
-    sl = tuple(slice(s, e) for s, e in zip(p.start, p.stop))
-    return y[sl]   # a view of a plan buffer: the caller copies it out
+    if inv.input.size < FRESH_MIN:
+        return inv.execute()[lay.keep].copy()
+    y = inv.execute_fresh()
+    kept = y[lay.keep]
+    return kept if 2 * kept.size >= y.size else kept.copy()
 
 
 def oaconv(p: Problem, backend, workers: int, axis: int, block: int,

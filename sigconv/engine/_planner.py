@@ -55,7 +55,8 @@ DEFAULT_CONSTANTS = {
                             # formed in a small scratch, no fresh multi-MB temporary)
     "nd_call": 8.0e-5,      # ndimage variant overhead (pad, cast, call), s
     "nd_mac": 1.0e-9,       # scipy.ndimage.correlate per multiply-add, s
-    "fft_call": 3.0e-5,     # per transform of an FFT convolution (plans, padding), s
+    "fft_call": 1.6e-5,     # per transform of an FFT convolution (plans, padding), s
+                            # (session 3: one cached layout and plan trio per shape; was 3.0e-5)
     "fft_nlogn": 3.2e-10,   # per N*log2(N) of a real float64 transform of 2**10 points, s
     "fft_f14": 1.16,        # the same per N*log2(N) at 2**14 points, relative (cache)
     "fft_f18": 1.6,         # ... at 2**18 points
@@ -64,7 +65,8 @@ DEFAULT_CONSTANTS = {
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
-    "band_call": 2.0e-4,    # band variant overhead (BLAS threads waking, views, edge tiles), s
+    "band_call": 1.0e-4,    # band variant overhead (BLAS threads waking, views, edge tiles), s
+                            # (session 3: 65-100 us once views skip as_strided; was 2.0e-4)
     "band_out_row": 1.6e-9,   # band variant per output, tiles along rows (float32), s
     "band_mac_row": 2.3e-11,  # ... per multiply-add of the B + m - 1 per output, s
     "band_out_col": 9.0e-10,  # the same with tiles down columns, s

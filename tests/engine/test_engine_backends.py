@@ -87,3 +87,45 @@ def test_explain_reports_costs_and_block():
 def test_choose_conv_method_measure_returns_times():
     best, times = sigconv.choose_conv_method(np.ones(300), np.ones(30), measure=True)
     assert best in times and set(times) == {"direct", "fft", "oa"}
+
+
+@pytest.mark.parametrize("n", [3000, 70_000])   # below and above FRESH_MIN spectra
+def test_fft_results_are_the_callers_own(n, backend):
+    """Results never alias a plan's buffers: a later call with the same shapes, or the
+    caller writing into a result, changes nothing else."""
+    from sigconv.engine._fft import FRESH_MIN
+    assert (n // 2 + 1 >= FRESH_MIN) == (n > 2 * FRESH_MIN)
+    rng = np.random.default_rng(3)
+    x1, x2, h = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(301)
+    y1 = sigconv.convolve(x1, h, method="fft", backend=backend)
+    keep = y1.copy()
+    y2 = sigconv.convolve(x2, h, method="fft", backend=backend)
+    np.testing.assert_array_equal(y1, keep)
+    y2[:] = 0
+    y3 = sigconv.convolve(x1, h, method="fft", backend=backend)
+    np.testing.assert_allclose(y3, np.convolve(x1, h), atol=1e-9)
+    assert not np.shares_memory(y1, y3)
+
+
+def test_plan_execute_after_execute_fresh_uses_its_own_buffer(backend):
+    """A plan pointed at a caller's array by execute_fresh writes into its own buffer
+    again on the next plain execute."""
+    from sigconv.backends import PlanKey, get_backend
+    b = get_backend(backend)
+    plan = b.plan(PlanKey("c2r", (64,), "<f8", (0,), 1, "test-fresh"))
+    plan.input[...] = 1.0
+    fresh = plan.execute_fresh()
+    want = fresh.copy()
+    plan.input[...] = 2.0
+    own = plan.execute()
+    np.testing.assert_array_equal(fresh, want)
+    np.testing.assert_allclose(own, 2 * want)
+    assert not np.shares_memory(own, fresh)
+
+
+def test_aligned_empty_is_aligned():
+    from sigconv.backends._base import aligned_empty
+    for shape in [(1,), (7, 3), (1000,)]:
+        a = aligned_empty(shape, np.complex128)
+        assert a.shape == shape and a.dtype == np.complex128
+        assert a.ctypes.data % 64 == 0

@@ -297,3 +297,24 @@ def test_taps_loop_on_large_broadcast_operands():
         got = _taps(p.x, p.h, p)
         ref = sigconv.convolve(x, h, axes=axes, method="fft")
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_band_views_match_as_strided_and_stay_inside():
+    from sigconv.engine._direct import _view
+    a = np.arange(40.0)
+    got = _view(a[3:], (5, 8), (32, 8), writeable=False)
+    want = np.lib.stride_tricks.as_strided(a[3:], (5, 8), (32, 8))
+    np.testing.assert_array_equal(got, want)
+    assert not got.flags.writeable
+    with pytest.raises((ValueError, TypeError)):
+        _view(a[3:], (9, 8), (32, 8))          # would read past the end of a
+
+
+def test_convolve2d_stays_exact_on_integer_valued_floats():
+    """scipy's convolve2d is direct only; sigconv's keeps its exact sums on small
+    problems where a transform is not much faster (scipy's gh-12686 case)."""
+    from scipy import ndimage
+    a = np.arange(1, 31, dtype=float).reshape(10, 3)
+    b = np.arange(1, 101, dtype=float).reshape(10, 10)
+    got = sigconv.convolve2d(a, b, mode="same", boundary="wrap")
+    np.testing.assert_array_equal(got, ndimage.convolve(a, b, mode="wrap", origin=(-1, -1)))
