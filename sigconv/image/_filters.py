@@ -17,15 +17,17 @@ Pipeline of every filter (one place, :func:`_run`):
 4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
    the filtered alpha afterwards, so transparent pixels do not bleed their (invisible)
    colour into their neighbours;
-5. **structure**: box kernels by window sums (a running sum down the columns; along
-   the rows, sums by doubling up to 31 pixels, differences of a cumulative sum beyond),
-   rank-1 kernels as two 1-D passes, anything else as one 2-D convolution, each by
-   :func:`sigconv.convolve` (window sums excepted);
+5. **structure**: box kernels by window sums (along a shortest addition chain of
+   shifted sums up to 31 pixels, differences of a cumulative sum beyond), read straight
+   from the padded image and written straight into the output; rank-1 kernels as two
+   1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`
+   (window sums excepted);
 6. **back to the input dtype**, rounding and clipping integer results.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -164,9 +166,11 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     # Window sums need no planar layout: the vertical ones run along whole interleaved
     # rows, and skipping the two transpositions measured faster (RGB 3840x2160, 15x15,
     # one thread, a prototype of this path side by side with the planar one: 153 ms
-    # against 189 ms).
-    return _run(image, pads, lambda x: _box_valid(x, shape, work), border=border, cval=cval,
-                alpha=alpha, workers=workers, raw_integers=exact, planar=False)
+    # against 189 ms). The sums read the padded image in place (the first sum converts
+    # to the accumulator), and the last step writes into the output.
+    return _run(image, pads, lambda x, out=None: _box_valid(x, shape, work, exact, out),
+                border=border, cval=cval, alpha=alpha, workers=workers, raw_integers=exact,
+                planar=False, reads_only=True)
 
 
 def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
@@ -495,9 +499,10 @@ def _pad(array: np.ndarray, pads, border: str, cval: float, work: np.dtype) -> n
 
 
 def _run(image: ArrayLike, pads: list[tuple[int, int]],
-         valid_op: Callable[[np.ndarray], np.ndarray], *, border: str, cval: float,
+         valid_op: Callable[..., np.ndarray | None], *, border: str, cval: float,
          alpha: bool | None, workers: int | None, cast: bool = True,
-         raw_integers: np.dtype | None = None, planar: bool = True) -> np.ndarray:
+         raw_integers: np.dtype | None = None, planar: bool = True,
+         reads_only: bool = False) -> np.ndarray:
     """Pad, then per strip: premultiply, apply a 'valid' op, unpremultiply, cast.
 
     ``valid_op`` maps a padded block, planar ``(C, rows + reach, W + reach_x)``, to
@@ -508,6 +513,12 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     clipped), otherwise the working float dtype. With ``raw_integers`` (an integer
     dtype) an integer image without alpha reaches ``valid_op`` in that dtype instead of
     converted to float.
+
+    With ``reads_only`` (interleaved, no alpha), ``valid_op(block, out)`` never writes
+    to its block, which is then a view of the padded image (in its own dtype, not
+    converted: the op converts as it goes), and it may write its result straight into
+    ``out``, the strip's part of the output, and return None; or return the result,
+    which is then cast and copied as usual. Each saves a pass over the image.
     """
     _choice(border, BORDERS, "border")
     if isinstance(cval, (bool, np.bool_)):
@@ -533,14 +544,27 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
 
     convert = raw_integers is None or has_alpha or padded.dtype.kind not in "ui"
     block_dtype = work if convert else raw_integers
+    direct_view = reads_only and not has_alpha and not planar and cast
 
     def channels(x: np.ndarray, which: slice) -> np.ndarray:
         return x[which] if planar else x[..., which]
 
     colour, alpha_channel = slice(None, -1), slice(-1, None)
 
-    def compute(r0: int) -> np.ndarray:
+    def compute(r0: int, out: np.ndarray | None = None) -> np.ndarray | None:
         rows_in = padded[r0:min(r0 + rows, height) + reach]
+        if direct_view:
+            view = rows_in[..., np.newaxis] if rows_in.ndim == 2 else rows_in
+            if convert and view.dtype != work:
+                view = view.astype(work)
+            result = valid_op(view, None if out is None else
+                              out[..., np.newaxis] if out.ndim == 2 else out)
+            if result is None:
+                return None
+            if dtype.kind in "iu" and result.dtype.kind == "f":
+                result = _round_clip(result if result.flags.writeable else result.copy(),
+                                     dtype)
+            return result[..., 0] if array.ndim == 2 else result
         if planar:
             # Planar copy (channels first): every 1-D pass then runs along rows or
             # along contiguous lines, which FFTs do up to twice as fast as along the
@@ -566,13 +590,19 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
 
     # The first strip to finish fixes the output's channel count; copying a strip into
     # the output re-interleaves its channels and casts it in one pass.
-    if len(starts) == 1:
+    if len(starts) == 1 and not direct_view:
         first = compute(0)
         return np.ascontiguousarray(first, dtype=dtype if cast else first.dtype)
-    made: list[np.ndarray] = []
+    made: list[np.ndarray] = [np.empty(array.shape, dtype)] if direct_view else []
     lock = threading.Lock()
 
     def fill(r0: int) -> None:
+        if direct_view:
+            dest = made[0][r0:r0 + rows]
+            strip = compute(r0, dest)
+            if strip is not None:
+                dest[...] = strip
+            return
         strip = compute(r0)
         with lock:
             if not made:
@@ -663,67 +693,64 @@ def _passes(kernel: np.ndarray) -> list[np.ndarray]:
     return [column[:, None], row[None, :]]
 
 
-def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype) -> np.ndarray:
+def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype,
+               exact: np.dtype | None = None, out: np.ndarray | None = None
+               ) -> np.ndarray | None:
     """Valid-mode mean over ``shape`` windows of an interleaved ``(rows, W, C)`` block.
 
-    Integer blocks (8/16-bit images, delivered by :func:`box` in an integer type wide
-    enough) are summed exactly: along the rows by doubling, down the columns by running
-    sums. Float blocks are summed by doubling both ways, in the working precision (a
-    running sum in float32 would drift over thousands of rows; sums by doubling lose
-    about log2(size) units in the last place). The division by the window area comes
-    last, once.
+    Window sums along the rows, then down the columns (:func:`_window_sums`): with
+    ``exact`` (an integer type wide enough, for 8/16-bit images) integer blocks are
+    summed exactly, other blocks in ``work`` precision (sums along an addition chain
+    lose about log2(size) units in the last place; a running sum in float32 would drift
+    over thousands of rows). Down the columns, the chain's whole-block passes beat a
+    running sum row by row, whose Python loop two strip threads contend for (RGB
+    3840x2160, 15x15, two threads, A/B: 58-60 ms against 66-71). The first sum
+    converts the block, which is only read. The
+    division by the window area comes last, once, written into ``out`` (the output's
+    strip) when given and the result needs no float rounding: then None is returned.
     """
-    exact = x.dtype.kind in "iu"
+    integer = exact is not None and x.dtype.kind in "uib"
+    acc = exact if integer else work
     area = shape[0] * shape[1]
-    if not exact:
-        x = x.astype(work, copy=False)
     if shape[1] > 1:
-        x = _window_sums(x, shape[1], 1)
+        x = _window_sums(x, shape[1], 1, acc)
     if shape[0] > 1:
-        x = _running_sum_rows(x, shape[0], x.dtype) if exact else _window_sums(x, shape[0], 0)
-    if exact:
-        if area == 1:
-            return x
+        x = _window_sums(x, shape[0], 0, acc)
+    if area == 1:
+        x = x.astype(acc)                    # a new array: never the caller's block
+    if integer:
         # The mean rounded to nearest, in integers: (sum + area // 2) // area (the type
         # has room for the extra half). Two integer passes instead of five in float32
         # (convert, scale, round, clip); ties, possible for even areas only, round up.
-        np.add(x, area // 2, out=x)
+        if area > 1:
+            np.add(x, area // 2, out=x)
+        if out is not None:
+            np.floor_divide(x, area, out=out, casting="unsafe")
+            return None
         return np.floor_divide(x, area, out=x)
-    result = x.astype(work)  # always a new array (never the caller's block)
-    if area > 1:
-        result *= work.type(1.0 / area)
-    return result
-
-
-def _running_sum_rows(x: np.ndarray, n: int, accumulator: np.dtype) -> np.ndarray:
-    """Sums of ``n`` consecutive rows (axis 0; 'valid'), updated row by row.
-
-    Each output row is the previous one plus the row entering the window minus the row
-    leaving it: two vector operations on whole contiguous rows, several times faster
-    than a cumulative sum down the (strided) columns of a C-ordered image.
-    """
-    length = x.shape[0] - n + 1
-    out = np.empty((length, *x.shape[1:]), dtype=accumulator)
-    np.sum(x[:n], axis=0, dtype=accumulator, out=out[0])
-    for r in range(1, length):
-        np.add(out[r - 1], x[r + n - 1], out=out[r])
-        np.subtract(out[r], x[r - 1], out=out[r])
-    return out
+    scale = work.type(1.0 / area)
+    if out is not None and out.dtype.kind == "f":
+        np.multiply(x, scale, out=out, casting="unsafe")
+        return None
+    x *= scale
+    return x
 
 
 # Windows longer than this are summed from a cumulative sum (a constant cost per
-# pixel), shorter ones by doubling (2 log2(n) passes). Box blurs of a 3840x2160 RGB
+# pixel), shorter ones along an addition chain (about log2(n) passes; the figures are
+# for the doubling that preceded it, 2 log2(n) passes). Box blurs of a 3840x2160 RGB
 # image, doubling against cumulative sums: n = 15 53 / 126 ms, 23 119 / 143,
 # 31 156 / 150, 47 200 / 124.
 _DOUBLING_MAX = 31
 
 
-def _cumulative_window_sums(x: np.ndarray, n: int, axis: int, length: int) -> np.ndarray:
+def _cumulative_window_sums(x: np.ndarray, n: int, axis: int, length: int,
+                            acc: np.dtype) -> np.ndarray:
     """Window sums as differences of a cumulative sum. Integer types may wrap around
     in the cumulative sum, but the differences are exact (arithmetic modulo 2**bits)
     while each window's sum fits the type; floats accumulate in float64 (a float32
     cumulative sum over thousands of pixels would lose about log2(width) bits)."""
-    accumulator = x.dtype if x.dtype.kind in "iu" else np.dtype(np.float64)
+    accumulator = acc if acc.kind in "iu" else np.dtype(np.float64)
     sums = np.cumsum(x, axis=axis, dtype=accumulator)
 
     def take(start, stop):
@@ -735,36 +762,57 @@ def _cumulative_window_sums(x: np.ndarray, n: int, axis: int, length: int) -> np
     out = np.empty_like(sums[take(n - 1, None)])
     out[take(0, 1)] = sums[take(n - 1, n)]
     np.subtract(sums[take(n, None)], sums[take(0, length - 1)], out=out[take(1, None)])
-    return out.astype(x.dtype, copy=False)
+    return out.astype(acc, copy=False)
 
 
-def _window_sums(x: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of them).
+@functools.lru_cache(maxsize=64)
+def addition_chain(n: int) -> tuple[int, ...]:
+    """A shortest addition chain ``1 = a0 < a1 < ... < ak = n`` (each term the sum of
+    two earlier ones), by iterative deepening: window sums of width n in k passes
+    (15: 1 2 4 5 10 15, five passes where doubling and combining take seven)."""
+    def extend(chain: tuple[int, ...], depth: int) -> tuple[int, ...] | None:
+        if chain[-1] == n:
+            return chain
+        if len(chain) > depth or chain[-1] << (depth + 1 - len(chain)) < n:
+            return None
+        for i in range(len(chain) - 1, -1, -1):
+            for j in range(i, -1, -1):
+                total = chain[i] + chain[j]
+                if chain[-1] < total <= n:
+                    found = extend(chain + (total,), depth)
+                    if found:
+                        return found
+        return None
 
-    By doubling: sums of 2, 4, 8... neighbours, each from the previous by one shifted
-    add, then ``n`` written in binary picks which to add: 2 log2(n) passes over
-    contiguous memory (15 -> 6), measured 2.3x faster than a cumulative sum along the
-    middle axis of an interleaved (rows, W, C) block.
+    depth = 1
+    while n > 1 and (found := extend((1,), depth)) is None:
+        depth += 1
+    return (1,) if n == 1 else found
+
+
+def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None) -> np.ndarray:
+    """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of
+    them), in ``acc`` (default: ``x``'s dtype); the first pass converts ``x``.
+
+    Along a shortest addition chain: the sums of width k = i + j are those of width i
+    plus those of width j shifted by i, one pass over contiguous memory each (15: five
+    passes). Measured 2.3x faster than a cumulative sum along the middle axis of an
+    interleaved (rows, W, C) block, which takes over beyond ``_DOUBLING_MAX``.
     """
+    acc = np.dtype(acc or x.dtype)
     length = x.shape[axis] - n + 1
     if n > _DOUBLING_MAX:
-        return _cumulative_window_sums(x, n, axis, length)
+        return _cumulative_window_sums(x, n, axis, length, acc)
 
     def part(a: np.ndarray, start: int, size: int) -> np.ndarray:
         index = [slice(None)] * a.ndim
         index[axis] = slice(start, start + size)
         return a[tuple(index)]
 
+    chain = addition_chain(n)
     sums = {1: x}
-    width = 1
-    while 2 * width <= n:
-        prev = sums[width]
-        sums[2 * width] = part(prev, 0, prev.shape[axis] - width) + part(prev, width, prev.shape[axis] - width)
-        width *= 2
-    out, offset = None, 0
-    for width in sorted(sums, reverse=True):
-        if n - offset >= width:
-            piece = part(sums[width], offset, length)
-            out = piece.copy() if out is None else np.add(out, piece, out=out)
-            offset += width
-    return out
+    for k in chain[1:]:
+        i = next(i for i in reversed(chain) if i < k and k - i in sums)
+        size = x.shape[axis] - k + 1
+        sums[k] = np.add(part(sums[i], 0, size), part(sums[k - i], i, size), dtype=acc)
+    return sums[n] if n > 1 else x.astype(acc)

@@ -375,3 +375,46 @@ def test_edges_keep_alpha_and_ignore_hidden_colour():
 def test_bad_arguments_raise_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_addition_chains_are_valid_and_short():
+    from sigconv.image._filters import addition_chain
+    known_shortest = {1: 0, 2: 1, 3: 2, 5: 3, 7: 4, 15: 5, 31: 7}   # steps (OEIS A003313)
+    for n in range(1, 32):
+        chain = addition_chain(n)
+        assert chain[0] == 1 and chain[-1] == n and list(chain) == sorted(set(chain))
+        for k, term in enumerate(chain[1:], 1):
+            assert any(term - a in chain[:k] for a in chain[:k])
+        if n in known_shortest:
+            assert len(chain) - 1 == known_shortest[n]
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_window_sums_of_every_width_match_a_naive_sum(axis):
+    from sigconv.image._filters import _window_sums
+    img = RNG.integers(0, 256, (40, 45, 3)).astype(np.uint8)
+    for n in range(1, 41):
+        got = _window_sums(img, n, axis, np.dtype(np.uint16))
+        length = img.shape[axis] - n + 1
+        want = sum(np.take(img.astype(np.int64), np.arange(k, k + length), axis=axis)
+                   for k in range(n))
+        assert got.dtype == np.uint16
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(1200, 700), (1100, 500, 3), (900, 400, 4)])
+def test_box_over_many_strips_in_threads(shape):
+    """Several strips, two threads, results written straight into the output."""
+    img = RNG.integers(0, 256, shape).astype(np.uint8)
+    ndim3 = len(shape) == 3
+    out = si.box(img, 15, workers=2)
+    if ndim3 and shape[2] == 4:     # alpha: colour premultiplied; compare alpha alone
+        reference = ndimage.uniform_filter(img[..., 3].astype(float), 15, mode="reflect")
+        assert _lsb_error(out[..., 3], reference) <= 0.5 + 1e-6
+        return
+    reference = ndimage.uniform_filter(img.astype(float), (15, 15, 1)[:len(shape)],
+                                       mode="reflect")
+    assert _lsb_error(out, reference) <= 0.5 + 1e-6
+    f32 = img.astype(np.float32) / 255
+    np.testing.assert_allclose(si.box(f32, 15, workers=2), ndimage.uniform_filter(
+        f32.astype(float), (15, 15, 1)[:len(shape)], mode="reflect"), atol=2e-6)
