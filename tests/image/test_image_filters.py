@@ -418,3 +418,37 @@ def test_box_over_many_strips_in_threads(shape):
     f32 = img.astype(np.float32) / 255
     np.testing.assert_allclose(si.box(f32, 15, workers=2), ndimage.uniform_filter(
         f32.astype(float), (15, 15, 1)[:len(shape)], mode="reflect"), atol=2e-6)
+
+
+@pytest.mark.parametrize("taps", [[0.5, 1, 0.5], [-2, 0, 2], [1, -2, 1], [3, 3, 3], [0, 1, 0],
+                                  [-1, 1, 0], [0, -1, 1], [0.3, 1, 0.3], [0.2, -0.7, 1.9],
+                                  [1, 1], [-1, 1], [2], [0, 0, 0]])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_shift_passes_match_a_naive_correlation(taps, axis):
+    from sigconv.image._filters import _shift_pass
+    x = RNG.standard_normal((9, 11, 3)).astype(np.float32)
+    taps = np.array(taps, dtype=float)
+    y, scale = _shift_pass(x, taps, axis)
+    length = x.shape[axis] - taps.size + 1
+    want = sum(t * np.take(x.astype(float), np.arange(k, k + length), axis=axis)
+               for k, t in enumerate(taps))
+    np.testing.assert_allclose(scale * y.astype(float), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("operator", ["sobel", "prewitt", "scharr", "diff"])
+@pytest.mark.parametrize("color", ["channels", "luminance"])
+def test_edges_over_many_strips_match_ndimage(operator, color):
+    """Strips read in place and written straight into the output, two threads."""
+    img = RNG.random((1500, 400, 3)).astype(np.float32)
+    got = si.edges(img, operator, color=color, scale="none", workers=2)
+    work = img.astype(float)
+    if color == "luminance":
+        work = (work @ np.array([0.299, 0.587, 0.114]))[..., None]
+    from sigconv.image._filters import OPERATORS
+    kx, ky = OPERATORS[operator]
+    gx = np.stack([ndimage.correlate(work[..., c], np.asarray(kx, float), mode="reflect")
+                   for c in range(work.shape[2])], axis=2)
+    gy = np.stack([ndimage.correlate(work[..., c], np.asarray(ky, float), mode="reflect")
+                   for c in range(work.shape[2])], axis=2)
+    want = np.broadcast_to(np.hypot(gx, gy), img.shape)
+    np.testing.assert_allclose(got, want, atol=2e-5)
