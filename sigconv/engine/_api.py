@@ -78,7 +78,7 @@ def _axes_last(p: Problem) -> tuple[Problem, list[int] | None]:
 
 
 def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
-         spectra: dict | None = None):
+         spectra: dict | None = None, finite: bool = False):
     check_method(method)
     p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
     if p is None:
@@ -88,7 +88,7 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
         return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
     b, w = _resolve(p, backend, workers)
     plan = make_plan(p, method, b, w)
-    if (plan.method == "oa" or plan.variant == "band") and _has_nonfinite(p):
+    if (plan.method == "oa" or plan.variant == "band") and not finite and _has_nonfinite(p):
         plan = _nonfinite_plan(p, plan, method)
     out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
@@ -101,6 +101,15 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
                       "output. Consider using method='direct' instead.", RuntimeWarning,
                       stacklevel=3)
     return out
+
+
+def convolve_finite(in1: np.ndarray, in2: np.ndarray, mode: Mode = "full",
+                    method: Method = "auto", axes=None, *, workers: int | None = None
+                    ) -> np.ndarray:
+    """:func:`convolve` for callers that know both operands hold no NaN or inf (the
+    image front end checks an image once, not every strip of every pass): skips the
+    per-call check that keeps a NaN local (a pass over both operands)."""
+    return _run(in1, in2, mode, method, axes, None, workers, fft_style=False, finite=True)
 
 
 def _has_nonfinite(p: Problem) -> bool:

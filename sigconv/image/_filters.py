@@ -39,6 +39,8 @@ from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from .. import convolve as _engine_convolve
+from ..engine._api import convolve_finite as _engine_convolve_finite
+from ..engine._direct import all_finite
 from .._errors import InputError, InputTypeError
 from . import kernels as _k
 
@@ -305,7 +307,9 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     wanted = [kx] if direction == "x" or ky is None else [ky] if direction == "y" else [kx, ky]
     passes = [_passes(_centred(k)) for k in wanted]
     planar = not all(_interleaved(p, method) for p in passes)
-    ops = [_linear_op(p, method=method, convolve=False, engine_workers=1, planar=planar)
+    finite = _finite(array, border, cval)
+    ops = [_linear_op(p, method=method, convolve=False, engine_workers=1, planar=planar,
+                      finite=finite)
            for p in passes]
     pads = ops[0][0]  # the same for all: the kernels are centred in one odd square
 
@@ -543,7 +547,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     work = _work_dtype(dtype)
     top = _range_top(dtype)
     padded = _pad(array, pads, border, cval, work)
-    height = array.shape[0]
+    height, width = array.shape[:2]
     reach = pads[0][0] + pads[0][1]
     row_samples = padded[0].size
     rows = max(_STRIP_SAMPLES // max(row_samples, 1), 4 * reach, 16)
@@ -593,16 +597,14 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
             c *= np.divide(top, a, out=np.zeros_like(a), where=a > 0)
         if cast and dtype.kind in "iu" and result.dtype.kind == "f":
             _round_clip(result, dtype)  # the cast happens when copied into the output
-        n_out = result.shape[0] if planar else result.shape[-1]
-        if array.ndim == 2 and n_out == 1:
-            return result[0] if planar else result[..., 0]
-        return np.moveaxis(result, 0, 2) if planar else result
+        if planar:
+            return result               # (C', rows, W): fill() interleaves it
+        return result[..., 0] if array.ndim == 2 and result.shape[-1] == 1 else result
 
-    # The first strip to finish fixes the output's channel count; copying a strip into
-    # the output re-interleaves its channels and casts it in one pass.
-    if len(starts) == 1 and not direct_view:
-        first = compute(0)
-        return np.ascontiguousarray(first, dtype=dtype if cast else first.dtype)
+    # The first strip to finish fixes the output's channel count. Copying a strip into
+    # the output casts it and, for planar strips, interleaves its channels one channel
+    # at a time: contiguous reads, and 2-4x faster than one copy from the moved-axis
+    # view (measured 0.38 against 0.84-1.7 ms for a 45-row RGB strip of 3840 pixels).
     made: list[np.ndarray] = []
     if direct_view:
         channels_out = out_channels or (array.shape[2] if array.ndim == 3 else 1)
@@ -620,9 +622,20 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
         strip = compute(r0)
         with lock:
             if not made:
-                made.append(np.empty((height, *strip.shape[1:]),
+                if not planar:
+                    shape = strip.shape[2:]
+                else:
+                    shape = () if array.ndim == 2 and strip.shape[0] == 1 else strip.shape[:1]
+                made.append(np.empty((height, width, *shape),
                                      dtype=dtype if cast else strip.dtype))
-        made[0][r0:r0 + rows] = strip
+        dest = made[0][r0:r0 + rows]
+        if not planar:
+            dest[...] = strip
+        elif dest.ndim == 2:
+            dest[...] = strip[0]
+        else:
+            for c in range(strip.shape[0]):
+                dest[..., c] = strip[c]
 
     if threads > 1:
         # One BLAS thread per strip thread: the band products of two strips running
@@ -638,7 +651,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
 
 
 def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_workers: int,
-               planar: bool = True
+               planar: bool = True, finite: bool = False
                ) -> tuple[list[tuple[int, int]], Callable[[np.ndarray], np.ndarray]]:
     """Padding and 'valid' operation applying the product of 2-D kernels ``passes``.
 
@@ -646,6 +659,7 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
     ``(kh // 2, kw // 2)`` (scipy.ndimage.correlate); with ``convolve=True`` it is
     flipped first and its origin placed as scipy.ndimage.convolve does. Blocks are
     planar ``(C, rows, W)`` or, with ``planar=False``, interleaved ``(rows, W, C)``.
+    ``finite``: the blocks hold no NaN or inf (checked once per image by the caller).
     """
     _choice(method, _METHODS, "method")
     # Correlating with w (origin c = k // 2) reaches c before and k-1-c after; a
@@ -675,8 +689,8 @@ def _linear_op(passes: list[np.ndarray], *, method: str, convolve: bool, engine_
             flipped = k[::-1, ::-1].astype(x.dtype)
             flipped = flipped[np.newaxis] if planar else flipped[..., np.newaxis]
             axes = tuple(first + a for a in (0, 1) if k.shape[a] > 1)
-            x = _engine_convolve(x, flipped, mode="valid", method=method, axes=axes,
-                                 workers=engine_workers)
+            conv = _engine_convolve_finite if finite else _engine_convolve
+            x = conv(x, flipped, mode="valid", method=method, axes=axes, workers=engine_workers)
         if scale != 1.0:
             x = x * x.dtype.type(scale)
         return x
@@ -751,9 +765,21 @@ def _linear(image: ArrayLike, passes: list[np.ndarray], *, border: str, cval: fl
     # gets one thread: FFT threads of its own would only compete with the other strips.
     planar = not _interleaved(passes, method)
     pads, valid_op = _linear_op(passes, method=method, convolve=convolve, engine_workers=1,
-                                planar=planar)
+                                planar=planar, finite=_finite(image, border, cval))
     return _run(image, pads, valid_op, border=border, cval=cval, alpha=alpha, workers=workers,
                 planar=planar)
+
+
+def _finite(image: ArrayLike, border: str, cval) -> bool:
+    """No NaN or inf in the image nor in its border: integers always, floats by one pass
+    over the image here instead of one per strip and pass in the engine."""
+    array = np.asarray(image)
+    try:
+        if border == "constant" and not np.isfinite(float(cval)):
+            return False
+    except (TypeError, ValueError):
+        return False          # not a number: _run says so
+    return array.dtype.kind in "biu" or (array.dtype.kind == "f" and all_finite(array))
 
 
 def _passes(kernel: np.ndarray) -> list[np.ndarray]:
