@@ -39,9 +39,9 @@ from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from .. import convolve as _engine_convolve
+from .._errors import InputError, InputTypeError
 from ..engine._api import convolve_finite as _engine_convolve_finite
 from ..engine._direct import all_finite
-from .._errors import InputError, InputTypeError
 from . import kernels as _k
 
 __all__ = ["blur", "box", "edges", "filter", "gaussian"]

@@ -452,3 +452,26 @@ def test_edges_over_many_strips_match_ndimage(operator, color):
                    for c in range(work.shape[2])], axis=2)
     want = np.broadcast_to(np.hypot(gx, gy), img.shape)
     np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_nan_in_a_float_image_stays_within_the_kernels_reach():
+    """The image is checked once for NaN/inf; with one, the engine keeps it local (the
+    band variant would spread it over a whole tile)."""
+    img = RNG.random((60, 400)).astype(np.float32)
+    img[30, 200] = np.nan
+    out = si.gaussian(img, 2.0)           # radius 8
+    bad = np.argwhere(np.isnan(out))
+    assert bad.size
+    assert bad[:, 0].min() >= 22 and bad[:, 0].max() <= 38
+    assert bad[:, 1].min() >= 192 and bad[:, 1].max() <= 208
+
+
+def test_finite_check_counts_the_constant_border():
+    from sigconv.image._filters import _finite
+    img = np.ones((4, 4), np.float32)
+    assert _finite(img, "reflect", np.nan)
+    assert not _finite(img, "constant", np.nan)
+    assert not _finite(img, "constant", "grey")          # not a number: not trusted
+    assert _finite(np.ones((4, 4), np.uint8), "constant", 3)
+    img[1, 1] = np.inf
+    assert not _finite(img, "reflect", 0)
