@@ -20,8 +20,10 @@ Pipeline of every filter (one place, :func:`_run`):
 5. **structure**: box kernels by window sums (along a shortest addition chain of
    shifted sums up to 31 pixels, differences of a cumulative sum beyond), read straight
    from the padded image and written straight into the output; rank-1 kernels as two
-   1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`
-   (window sums excepted);
+   1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`,
+   except window sums and 1-D factors of at most 3 taps (the edge operators'), which are
+   shifted slices added in place (:func:`_shift_pass`); edge maps, like box sums, read
+   their strips in place and write into the output when there is no alpha;
 6. **back to the input dtype**, rounding and clipping integer results.
 """
 
