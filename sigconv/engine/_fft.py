@@ -37,8 +37,9 @@ from ._validate import Problem, fft_dtype
 SMALL_DOUBLE_POINTS = 1 << 14
 
 # From this many spectrum elements on, the inverse transform writes straight into a
-# new array instead of the plan's buffer plus a copy out: the copy is dearer than
-# pointing FFTW at a new (aligned) array, measured at 10^4 points the other way round.
+# new (aligned) array that becomes the result, instead of into the plan's buffer and
+# then a copy out. Below it the copy is cheaper than making the array and pointing FFTW
+# at it (measured at 10368 points: 38 us against 44).
 FRESH_MIN = 1 << 15
 
 
