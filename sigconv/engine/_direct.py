@@ -341,6 +341,10 @@ def _taps(x: np.ndarray, h: np.ndarray, p: Problem) -> np.ndarray:
         else:
             tap = h[tuple(slice(ja, ja + 1) if a in axes else slice(None)
                           for a, ja in _tap_index(axes, j, ndim))]
+            if tap.size == 1 and not objects:
+                # a kernel broadcast over other axes (an image's channels): a scalar, so
+                # that taps of +-1 add or subtract and products need no broadcasting
+                tap = tap.reshape(-1)[0]
         if skip_zeros and not np.any(tap):
             continue
         xs = x[tuple(x_idx)]
