@@ -83,6 +83,14 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     c["nd_call"] = _median_time(lambda: _ndimage(q))
     c["nd_mac"] = max(t_nd - c["nd_call"], 1e-9) / (256 * 256 * 81)
 
+    say("scipy.signal.convolve2d")
+    from ._direct import _convolve2d
+    c2, _ = prepare(rng.random((4, 4)), rng.random((2, 2)), "full", None, fft_style=False)
+    c["c2d_call"] = _median_time(lambda: _convolve2d(c2))
+    c3, _ = prepare(rng.random((128, 128)), rng.random((5, 5)), "full", None, fft_style=False)
+    c["c2d_mac"] = max(_median_time(lambda: _convolve2d(c3)) - c["c2d_call"], 1e-9) / (
+        132 * 132 * 25)
+
     say("banded matrix products")
     # float32, per output and per multiply-add, with tiles along rows (the convolved
     # axis last) and down columns (an axis with contiguous lines after it)

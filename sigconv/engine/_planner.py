@@ -12,6 +12,8 @@ Cost of each candidate:
   per-output time interpolated in a measured table over kernel lengths m;
 * direct "taps": ``taps * (tap_call + out_size * tap_elem)``;
 * direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
+* direct "convolve2d" (2-D float/complex only): ``c2d_call + full_outputs * taps *
+  c2d_mac``, scipy.signal.convolve2d's C loop, which takes the tiny images;
 * direct "band": ``band_call + outputs * (band_out + (B + m - 1) * band_mac)``, with
   constants for tiles along rows (the convolved axis last) or down columns;
 * fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch,
@@ -39,7 +41,7 @@ import numpy as np
 from .. import _profile
 from ..backends._base import THREAD_MIN_POINTS, oa_chunk_blocks
 from . import _exact
-from ._direct import BAND_EXACT, band_block, band_ok, band_roles, ndimage_ok
+from ._direct import BAND_EXACT, band_block, band_ok, band_roles, convolve2d_ok, ndimage_ok
 from ._fft import axis_length, compute_dtype, fft_shape
 from ._validate import Problem
 
@@ -65,6 +67,8 @@ DEFAULT_CONSTANTS = {
     "float32_gain": 0.47,   # single / double precision transform time
     "complex_cost": 2.3,    # complex / real transform time
     "thread_gain": 1.4,     # 1 thread / all threads, large transforms
+    "c2d_call": 8.0e-6,     # scipy.signal.convolve2d call (2-D direct variant), s
+    "c2d_mac": 3.0e-9,      # ... per multiply-add of the full output (C loop), s
     "band_call": 1.0e-4,    # band variant overhead (BLAS threads waking, views, edge tiles), s
                             # (session 3: 65-100 us once views skip as_strided; was 2.0e-4)
     "band_out_row": 1.6e-9,   # band variant per output, tiles along rows (float32), s
@@ -127,8 +131,8 @@ class Plan:
         ``"direct"``, ``"fft"`` or ``"oa"``.
     variant : str or None
         For direct: ``"lines"`` (numpy.convolve per line), ``"taps"`` (a loop over the
-        kernel's taps), ``"ndimage"`` (scipy.ndimage.correlate) or ``"band"`` (banded
-        matrix products through BLAS).
+        kernel's taps), ``"ndimage"`` (scipy.ndimage.correlate), ``"band"`` (banded
+        matrix products through BLAS) or ``"convolve2d"`` (scipy.signal.convolve2d).
     axis : int or None
         For overlap-add: the axis cut into blocks.
     block : int or None
@@ -235,6 +239,10 @@ def direct_costs(p: Problem, c: dict) -> dict:
         single = p.result_dtype.itemsize == (8 if p.result_dtype.kind == "c" else 4)
         costs["direct:ndimage"] = c["nd_call"] + computed * taps * c["nd_mac"] * (
             2.0 if p.result_dtype.kind == "c" else 1.0) * (2.0 if single else 1.0)
+    if convolve2d_ok(p):
+        full = math.prod(p.x.shape[a] + p.h.shape[a] - 1 for a in axes)
+        costs["direct:convolve2d"] = c["c2d_call"] + full * taps * c["c2d_mac"] * (
+            2.0 if p.result_dtype.kind == "c" else 1.0)
     m = band_roles(p)[1].shape[axes[0]] if band_ok(p) else 0
     if 0 < m <= BAND_MAX_TAPS and (p.result_dtype.kind not in "biu"
                                    or _exact.dtype_bound(p) <= BAND_EXACT):

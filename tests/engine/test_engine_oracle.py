@@ -217,14 +217,15 @@ def test_nan_with_overlap_add(backend):
         sigconv.oaconvolve(x, h, backend=backend)
 
 
-VARIANTS = ["lines", "taps", "ndimage", "band"]
+VARIANTS = ["lines", "taps", "ndimage", "band", "convolve2d"]
 # (x shape, h shape, axes): 1-D, kernel longer than the signal, tiles along rows and
 # down columns, one edge tile only, kernels broadcast over lines, 'same' on other axes.
 VARIANT_CASES = [((40,), (7,), None), ((7,), (40,), None), ((1,), (1,), None),
                  ((100,), (33,), None), ((3, 50), (1, 9), [1]), ((50, 3), (9, 1), [0]),
                  ((2, 37, 5), (1, 26, 1), [1]), ((4, 6, 20), (1, 1, 17), None),
                  ((5, 30), (5, 4), [1]), ((1, 30), (4, 7), [1]), ((8, 9, 40), (1, 1, 9), [2]),
-                 ((70, 30), (1, 5), None)]
+                 ((70, 30), (1, 5), None), ((9, 11), (3, 4), None), ((3, 4), (6, 7), None),
+                 ((8, 8), (8, 8), None)]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
