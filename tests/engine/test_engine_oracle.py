@@ -182,11 +182,13 @@ def test_zero_d_inputs():
 
 @pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
 @pytest.mark.parametrize("mode", MODES)
-def test_convolve2d_boundaries_match_scipy(boundary, mode):
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, np.complex128])
+@pytest.mark.parametrize("size", [(7, 9), (70, 90)])   # scipy's own loop, then the engine
+def test_convolve2d_boundaries_match_scipy(boundary, mode, dtype, size):
     import scipy.signal as ss
     rng = np.random.default_rng(7)
-    a = rng.integers(-5, 6, (7, 9))
-    b = rng.integers(-5, 6, (3, 4))
+    a = rng.integers(-5, 6, size).astype(dtype)
+    b = rng.integers(-5, 6, (3, 4)).astype(dtype)
     for fn, ref in ((sigconv.convolve2d, ss.convolve2d),
                     (sigconv.correlate2d, ss.correlate2d)):
         got = fn(a, b, mode, boundary, fillvalue=2)
