@@ -923,6 +923,11 @@ def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None) 
     length = x.shape[axis] - n + 1
     if n > _DOUBLING_MAX:
         return _cumulative_window_sums(x, n, axis, length, acc)
+    if x.dtype != acc and n > 2:
+        # Convert once: an add that mixes dtypes runs NumPy's buffered casting loop,
+        # twice the time of a same-type add (uint8 + uint8 -> uint16: 133 us against
+        # 42 for the conversion plus 61 for a uint16 add, on a 70 x 11562 strip).
+        x = x.astype(acc)
 
     def part(a: np.ndarray, start: int, size: int) -> np.ndarray:
         index = [slice(None)] * a.ndim
