@@ -79,8 +79,7 @@ def _axes_last(p: Problem) -> tuple[Problem, list[int] | None]:
 
 def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
          spectra: dict | None = None, finite: bool = False, transform_gain: float = 1.0):
-    """Validate, plan, execute. With method 'auto', a transform is taken only when
-    predicted ``transform_gain`` times faster than the best direct variant."""
+    """Validate, plan (``transform_gain``: see :func:`make_plan`), execute."""
     check_method(method)
     p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
     if p is None:
@@ -89,12 +88,7 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
         # every convolved axis has length 1: a broadcast product, as scipy returns it
         return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
     b, w = _resolve(p, backend, workers)
-    plan = make_plan(p, method, b, w)
-    if transform_gain > 1 and plan.method != "direct" and method == "auto":
-        direct_t = min((v for k, v in plan.costs.items() if k.startswith("direct")),
-                       default=None)
-        if direct_t is not None and transform_gain * min(plan.costs.values()) >= direct_t:
-            plan = make_plan(p, "direct", b, w)
+    plan = make_plan(p, method, b, w, transform_gain)
     if (plan.method == "oa" or plan.variant == "band") and not finite and _has_nonfinite(p):
         plan = _nonfinite_plan(p, plan, method)
     out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra)

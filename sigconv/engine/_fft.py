@@ -86,17 +86,18 @@ def _fill(buf: np.ndarray, src: np.ndarray, scale: float | None = None,
         buf[sl] = 0
 
 
+def _plan_keys(shape_x, shape_h, shape_out, axes, cdt, is_complex, workers, tag) -> tuple:
+    """PlanKeys of the x transform, the h transform and the inverse (slots ``tag`` +
+    x / h / y): complex-to-complex for complex data, else real-to-complex and back."""
+    kf, ki, dt = ("c2c", "c2ci", cdt.str) if is_complex else ("r2c", "c2r", real_of(cdt).str)
+    return (PlanKey(kf, shape_x, dt, axes, workers, tag + "x"),
+            PlanKey(kf, shape_h, dt, axes, workers, tag + "h"),
+            PlanKey(ki, shape_out, dt, axes, workers, tag + "y"))
+
+
 def _plans(backend, shape_x, shape_h, shape_out, axes, cdt, is_complex, workers, tag):
-    rdt = real_of(cdt)
-    if is_complex:
-        fx = backend.plan(PlanKey("c2c", shape_x, cdt.str, axes, workers, tag + "x"))
-        fh = backend.plan(PlanKey("c2c", shape_h, cdt.str, axes, workers, tag + "h"))
-        inv = backend.plan(PlanKey("c2ci", shape_out, cdt.str, axes, workers, tag + "y"))
-    else:
-        fx = backend.plan(PlanKey("r2c", shape_x, rdt.str, axes, workers, tag + "x"))
-        fh = backend.plan(PlanKey("r2c", shape_h, rdt.str, axes, workers, tag + "h"))
-        inv = backend.plan(PlanKey("c2r", shape_out, rdt.str, axes, workers, tag + "y"))
-    return fx, fh, inv
+    return tuple(backend.plan(k) for k in _plan_keys(shape_x, shape_h, shape_out, axes, cdt,
+                                                        is_complex, workers, tag))
 
 
 def axis_length(p: Problem, a: int, backend, cplx: bool) -> int:
@@ -149,10 +150,7 @@ def _fft_layout(sx0, sh0, dx, dh, axes, start, stop, lens, workers, keep_h) -> _
         sx[a] = sh[a] = L
     so = tuple(max(i, j) if a not in axes else i for a, (i, j) in enumerate(zip(sx, sh)))
     sx, sh = tuple(sx), tuple(sh)
-    rdt = real_of(cdt)
-    kf, ki, dt = ("c2c", "c2ci", cdt.str) if cplx else ("r2c", "c2r", rdt.str)
-    keys = (PlanKey(kf, sx, dt, axes, workers, "fx"), PlanKey(kf, sh, dt, axes, workers, "fh"),
-            PlanKey(ki, so, dt, axes, workers, "fy"))
+    keys = _plan_keys(sx, sh, so, axes, cdt, cplx, workers, "f")
     # Put 1/N on the smaller operand (on the kernel when its spectrum is kept).
     scale = 1.0 / math.prod(lens)
     on_h = keep_h or math.prod(sh0) <= math.prod(sx0)

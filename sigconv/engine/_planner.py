@@ -313,12 +313,16 @@ def oa_cost(p: Problem, c: dict, backend, workers: int, axis: int):
     return best
 
 
-def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
+def make_plan(p: Problem, method: str, backend, workers: int,
+              transform_gain: float = 1.0) -> Plan:
     """The plan for ``p``: memoised on shapes, dtypes and options (the planner is pure),
-    then checked against the data where integer exactness depends on it."""
+    then checked against the data where integer exactness depends on it. With method
+    'auto', a transform is taken only when predicted ``transform_gain`` times faster
+    than the best direct variant (scipy's 2-D functions, always direct, use 4)."""
     name = getattr(backend, "name", str(backend))
     key = (p.x.shape, p.h.shape, p.x.dtype.str, p.h.dtype.str, p.axes, p.start, p.stop,
-           p.mode, p.result_dtype.str, method, name, workers, id(constants()))
+           p.mode, p.result_dtype.str, method, name, workers, transform_gain,
+           id(constants()))
     plan = _plan_shapes(key)        # shared: callers copy before changing it
     exact_ints = p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu"
     if plan.method in ("fft", "oa") and exact_ints \
@@ -332,14 +336,15 @@ def make_plan(p: Problem, method: str, backend, workers: int) -> Plan:
 
 @functools.lru_cache(maxsize=512)
 def _plan_shapes(key) -> Plan:
-    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, name, workers, _) = key
+    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, name, workers, gain, _) = key
     from ..backends import get_backend
     fake = Problem(np.broadcast_to(np.zeros((), dx), sx), np.broadcast_to(np.zeros((), dh), sh),
                    axes, start, stop, np.dtype(rdt), mode)
-    return _decide(fake, method, get_backend(name), workers)
+    return _decide(fake, method, get_backend(name), workers, gain)
 
 
-def _decide(p: Problem, method: str, backend, workers: int) -> Plan:
+def _decide(p: Problem, method: str, backend, workers: int,
+            transform_gain: float = 1.0) -> Plan:
     c = constants()
     kind = np.result_type(p.x.dtype, p.h.dtype).kind
     plan = Plan(method="direct", backend=backend.name, workers=workers)
@@ -392,6 +397,9 @@ def _decide(p: Problem, method: str, backend, workers: int) -> Plan:
             # least twice as fast to be worth that.
             method = "direct"
             plan.reason = "small problem: direct for accuracy (transform < 2x faster)"
+        elif method != "direct" and transform_gain * costs[choice] >= direct_t:
+            method = "direct"
+            plan.reason = f"direct preferred (transform < {transform_gain:g}x faster)"
     else:
         plan.reason = "forced"
     if method == "direct":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._api import _reverse_conj, _run
+from ._direct import SCIPY_2D_DTYPES, scipy_2d
 from ._validate import as_operand, check_mode
 
 _BOUNDARIES = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
@@ -57,23 +58,17 @@ def _corr(a1: np.ndarray, a2: np.ndarray, mode, backend, workers):
 # Below this many multiply-adds, float/complex inputs go straight to scipy's own C loop
 # (with its boundary handling): about 12 us for 8x8 * 3x3, where planning costs 30.
 _SCIPY_MACS = 1 << 16
-_SCIPY_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)}
 
 
-def _scipy_2d(name: str, a1, a2, rdt, mode, boundary, fill):
-    """scipy.signal's own ``name`` (convolve2d/correlate2d) for small float/complex
-    inputs, else None. Imported from scipy's private module so that it is scipy's even
-    where scipy.signal's public names were replaced by sigconv's."""
-    if rdt not in _SCIPY_DTYPES or a1.size * a2.size > _SCIPY_MACS or not a1.size \
-            or not a2.size:
-        return None
-    try:
-        from scipy.signal import _signaltools
-    except ImportError:   # pragma: no cover - a scipy that moved it
+def _small_by_scipy(name: str, a1, a2, rdt, mode, boundary, fill):
+    """scipy.signal's own ``name`` (convolve2d/correlate2d) on small float/complex
+    inputs, else None."""
+    fn = scipy_2d(name)
+    if fn is None or rdt not in SCIPY_2D_DTYPES or a1.size * a2.size > _SCIPY_MACS \
+            or not a1.size or not a2.size:
         return None
     value = fill.real.item() if rdt.kind != "c" else fill.item()   # _check: no imag part
-    return getattr(_signaltools, name)(a1.astype(rdt, copy=False), a2.astype(rdt, copy=False),
-                                       mode, boundary, value)
+    return fn(a1.astype(rdt, copy=False), a2.astype(rdt, copy=False), mode, boundary, value)
 
 
 def _extended_full(a1, a2, rdt, boundary, fill, backend, workers):
@@ -122,7 +117,7 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=N
            [7, 7, 7]])
     """
     a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "convolve2d")
-    small = _scipy_2d("convolve2d", a1, a2, rdt, mode, boundary, fill)
+    small = _small_by_scipy("convolve2d", a1, a2, rdt, mode, boundary, fill)
     if small is not None:
         return small
     if mode == "valid" or (_BOUNDARIES[boundary] == "constant" and fill == 0):
@@ -146,7 +141,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=
     array([[3, 5]])
     """
     a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "correlate2d")
-    small = _scipy_2d("correlate2d", a1, a2, rdt, mode, boundary, fill)
+    small = _small_by_scipy("correlate2d", a1, a2, rdt, mode, boundary, fill)
     if small is not None:
         return small
     if mode == "valid":
