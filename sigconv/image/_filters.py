@@ -23,18 +23,20 @@ Pipeline of every filter (one place, :func:`_run`):
    1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`,
    except window sums and 1-D factors of at most 3 taps (the edge operators'), which are
    shifted slices added in place (:func:`_shift_pass`); edge maps, like box sums, read
-   their strips in place and write into the output when there is no alpha;
+   their strips in place and write into the output when there is no alpha; box sums
+   keep their partial sums in buffers each thread reuses (:class:`_Scratch`);
 6. **back to the input dtype**, rounding and clipping integer results.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -172,9 +174,21 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     # one thread, a prototype of this path side by side with the planar one: 153 ms
     # against 189 ms). The sums read the padded image in place (converting it to the
     # accumulator as they start), and the last step writes into the output.
-    return _run(image, pads, lambda x, out=None: _box_valid(x, shape, work, exact, out),
-                border=border, cval=cval, alpha=alpha, workers=workers, raw_integers=exact,
-                planar=False, reads_only=True)
+    local = threading.local()
+    lent: list[_Scratch] = []
+
+    def valid_op(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch.borrow()
+            lent.append(scratch)
+        return _box_valid(x, shape, work, exact, out, scratch)
+
+    try:
+        return _run(image, pads, valid_op, border=border, cval=cval, alpha=alpha,
+                    workers=workers, raw_integers=exact, planar=False, reads_only=True)
+    finally:
+        _Scratch.put_back(lent)
 
 
 def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
@@ -820,46 +834,126 @@ def _passes(kernel: np.ndarray) -> list[np.ndarray]:
 
 
 def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype,
-               exact: np.dtype | None = None, out: np.ndarray | None = None
-               ) -> np.ndarray | None:
+               exact: np.dtype | None = None, out: np.ndarray | None = None,
+               scratch: _Scratch | None = None) -> np.ndarray | None:
     """Valid-mode mean over ``shape`` windows of an interleaved ``(rows, W, C)`` block.
 
-    Window sums along the rows, then down the columns (:func:`_window_sums`): with
+    Window sums down the columns, then along the rows (:func:`_window_sums`; in this
+    order the row sums skip the rows shared with the next strip, 14 of 70 for 15x15 RGB
+    strips: fewer elements, though the two orders timed within noise of each other): with
     ``exact`` (an integer type wide enough, for 8/16-bit images) integer blocks are
     summed exactly, other blocks in ``work`` precision (sums along an addition chain
     lose about log2(size) units in the last place; a running sum in float32 would drift
     over thousands of rows). Down the columns, the chain's whole-block passes beat a
     running sum row by row, whose Python loop two strip threads contend for (RGB
     3840x2160, 15x15, two threads, A/B: 58-60 ms against 66-71). The block is only
-    read (converted into a new array first). The division by the window area comes last,
-    once, written into ``out`` (the output's strip) when given and the result needs no
-    float rounding: then None is returned.
+    read. The division by the window area comes last, once, written into ``out`` (the
+    output's strip) when given and the result needs no float rounding: then None is
+    returned. The intermediate sums live in ``scratch`` when given.
     """
+    scratch = scratch or _Scratch()
     integer = exact is not None and x.dtype.kind in "uib"
     acc = exact if integer else work
     area = shape[0] * shape[1]
-    if shape[1] > 1:
-        x = _window_sums(x, shape[1], 1, acc)
+    owned = False
     if shape[0] > 1:
-        x = _window_sums(x, shape[0], 0, acc)
-    if area == 1:
-        x = x.astype(acc)                    # a new array: never the caller's block
-    if integer:
-        # The mean rounded to nearest, in integers: (sum + area // 2) // area (the type
-        # has room for the extra half). Two integer passes instead of five in float32
-        # (convert, scale, round, clip); ties, possible for even areas only, round up.
-        if area > 1:
-            np.add(x, area // 2, out=x)
-        if out is not None:
-            np.floor_divide(x, area, out=out, casting="unsafe")
+        x, owned = _window_sums(x, shape[0], 0, acc, scratch), True
+    if shape[1] > 1:
+        x = _window_sums(x, shape[1], 1, acc, scratch, owned=owned)
+    elif not owned:
+        x = scratch.copy(x, acc)          # never write into the caller's block
+    try:
+        if integer:
+            # The mean rounded to nearest, in integers: (sum + area // 2) // area (the
+            # type has room for the extra half). Two integer passes instead of five in
+            # float32 (convert, scale, round, clip); ties, possible for even areas only,
+            # round up.
+            if area > 1:
+                np.add(x, area // 2, out=x)
+            if out is not None:
+                np.floor_divide(x, area, out=out, casting="unsafe")
+                return None
+            return np.floor_divide(x, area)
+        scale = work.type(1.0 / area)
+        if out is not None and out.dtype.kind == "f":
+            np.multiply(x, scale, out=out, casting="unsafe")
             return None
-        return np.floor_divide(x, area, out=x)
-    scale = work.type(1.0 / area)
-    if out is not None and out.dtype.kind == "f":
-        np.multiply(x, scale, out=out, casting="unsafe")
-        return None
-    x *= scale
-    return x
+        return np.multiply(x, scale)
+    finally:
+        scratch.give(x)
+
+
+class _Scratch:
+    """Buffers one thread reuses from strip to strip: ``take`` lends an array of any
+    shape and dtype (a view of the smallest free buffer big enough, else of a new one),
+    ``give`` takes it back. Idle ones are kept between calls (``borrow``/``put_back``).
+
+    New arrays of a strip's size are page-faulted in afresh until glibc's dynamic mmap
+    threshold has grown, which made a process's first 15x15 box of a 3840x2160 RGB
+    image take 131-299 ms (median 214) against 81-195 ms (median 98) with these
+    buffers; later calls, one thread, A/B: RGB 55 against 56 ms, gray float32 33-36
+    against 51-54 ms. Each new buffer starts at another offset within its page: an add
+    whose output lay within 128 bytes of an input modulo 4096 took 80-90 us instead of
+    65 (4K aliasing of loads and stores), and equal offsets had cost RGB a third."""
+
+    _idle: ClassVar[list[_Scratch]] = []   # kept between calls, one per thread at most
+    _idle_lock = threading.Lock()
+    KEEP_BYTES = 16 << 20                  # what an idle one keeps (largest buffers dropped)
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+        self._lent: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (array, buffer)
+        self._made = 0
+
+    @classmethod
+    def borrow(cls) -> _Scratch:
+        with cls._idle_lock:
+            return cls._idle.pop() if cls._idle else cls()
+
+    @classmethod
+    def put_back(cls, scratches: list[_Scratch]) -> None:
+        """Keep ``scratches`` for later calls (as many as there are CPUs), each with
+        at most ``KEEP_BYTES`` of buffers; whatever is still lent is forgotten."""
+        for scratch in scratches:
+            scratch._lent.clear()
+            scratch._free.sort(key=len)
+            total = 0
+            for k, buffer in enumerate(scratch._free):
+                total += buffer.size
+                if total > cls.KEEP_BYTES:
+                    del scratch._free[k:]
+                    break
+        with cls._idle_lock:
+            cls._idle.extend(scratches)
+            del cls._idle[_threads(None):]
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        count = math.prod(shape)
+        nbytes = max(1, count * dtype.itemsize)
+        # The smallest buffer that fits, the last given back among equals (still in cache)
+        fits = [k for k, b in enumerate(self._free) if b.size >= nbytes]
+        if fits:
+            buffer = self._free.pop(min(fits, key=lambda k: (self._free[k].size, -k)))
+        else:
+            self._made += 1
+            offset = (self._made * 1088) % 4096
+            buffer = np.empty(nbytes + offset, np.uint8)[offset:]
+        array = buffer[:nbytes].view(dtype)[:count].reshape(shape)
+        self._lent[id(array)] = (array, buffer)
+        return array
+
+    def give(self, array: np.ndarray) -> None:
+        """Take back ``array`` if it was lent (anything else is ignored)."""
+        lent = self._lent.pop(id(array), None)
+        if lent is not None:
+            self._free.append(lent[1])
+
+    def copy(self, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """``array`` converted to ``dtype``, in a lent buffer."""
+        result = self.take(array.shape, dtype)
+        np.copyto(result, array, casting="unsafe")
+        return result
 
 
 # Windows longer than this are summed from a cumulative sum (a constant cost per
@@ -918,7 +1012,8 @@ def addition_chain(n: int) -> tuple[int, ...]:
     return (1,) if n == 1 else found
 
 
-def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None) -> np.ndarray:
+def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None,
+                 scratch: _Scratch | None = None, owned: bool = False) -> np.ndarray:
     """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of
     them), in ``acc`` (default: ``x``'s dtype; ``x`` is converted on the way).
 
@@ -926,22 +1021,58 @@ def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None) 
     plus those of width j shifted by i, one pass over contiguous memory each (15: five
     passes). Measured 2.3x faster than a cumulative sum along the middle axis of an
     interleaved (rows, W, C) block, which takes over beyond ``_CHAIN_MAX``.
+
+    With ``scratch``, the partial sums and the result are lent by it, each given back
+    after its last use; ``owned`` says ``x`` was lent by it too (and is given back).
     """
     acc = np.dtype(acc or x.dtype)
     length = x.shape[axis] - n + 1
     if n > _CHAIN_MAX:
-        return _cumulative_window_sums(x, n, axis, length, acc)
-    if x.dtype != acc and n > 2:
+        result = _cumulative_window_sums(x, n, axis, length, acc)
+    elif n == 1:
+        result = x.astype(acc) if scratch is None else scratch.copy(x, acc)
+    else:
+        result = _chain_sums(x, n, axis, acc, scratch, owned)
+        owned = False                      # given back by the chain
+    if owned and scratch is not None:
+        scratch.give(x)
+    return result
+
+
+def _chain_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype,
+                scratch: _Scratch | None, owned: bool) -> np.ndarray:
+    """:func:`_window_sums` along the addition chain of ``n`` > 1."""
+    chain = addition_chain(n)
+    steps = []                             # (k, i): sums of width k from i and k - i
+    have = {1}
+    for k in chain[1:]:
+        i = next(i for i in reversed(chain) if i < k and i in have and k - i in have)
+        steps.append((k, i))
+        have.add(k)
+    last = {1: -1}                         # the step after which each width is unused
+    for s, (k, i) in enumerate(steps):
+        last[i] = last[k - i] = s
+
+    def new(shape: tuple[int, ...]) -> np.ndarray:
+        return np.empty(shape, acc) if scratch is None else scratch.take(shape, acc)
+
+    if x.dtype != acc:
         # Convert once: an add that mixes dtypes runs NumPy's buffered casting loop,
         # twice the time of a same-type add (uint8 + uint8 -> uint16: 133 us against
         # 42 for the conversion plus 61 for a uint16 add, on a 70 x 11562 strip).
-        x = x.astype(acc)
-
-    chain = addition_chain(n)
+        converted = new(x.shape)
+        np.copyto(converted, x, casting="unsafe")
+        if owned and scratch is not None:
+            scratch.give(x)
+        x, owned = converted, scratch is not None
     sums = {1: x}
-    for k in chain[1:]:
-        i = next(i for i in reversed(chain) if i < k and k - i in sums)
+    for s, (k, i) in enumerate(steps):
         size = x.shape[axis] - k + 1
+        shape = x.shape[:axis] + (size,) + x.shape[axis + 1:]
         sums[k] = np.add(_along(sums[i], axis, 0, size), _along(sums[k - i], axis, i, size),
-                         dtype=acc)
-    return sums[n] if n > 1 else x.astype(acc)
+                         out=new(shape))
+        if scratch is not None:
+            for width in {i, k - i}:
+                if last[width] == s and (width != 1 or owned):
+                    scratch.give(sums.pop(width))
+    return sums[n]

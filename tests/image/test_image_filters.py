@@ -402,6 +402,86 @@ def test_window_sums_of_every_width_match_a_naive_sum(axis):
         np.testing.assert_array_equal(got, want)
 
 
+def test_scratch_lends_reuses_and_takes_back_only_its_own():
+    from sigconv.image._filters import _Scratch
+    scratch = _Scratch()
+    a = scratch.take((3, 4), np.uint16)
+    b = scratch.take((5,), np.float64)
+    assert a.shape == (3, 4) and a.dtype == np.uint16 and b.dtype == np.float64
+    assert not np.shares_memory(a, b)
+    # big buffers (mmap'ed, page-aligned by malloc) start at different offsets within
+    # a page, so a pass never reads and writes at addresses 4096 bytes apart
+    pages = [scratch.take((1 << 20,), np.uint8) for _ in range(4)]
+    assert len({p.ctypes.data % 4096 for p in pages}) == 4
+    for p in pages:
+        scratch.give(p)
+    a[...] = 7
+    scratch.give(a)
+    scratch.give(np.zeros(3))              # not lent: ignored
+    c = scratch.take((2, 2), np.int32)     # fits in a's buffer (the smallest): reused
+    assert np.shares_memory(c, a) and not np.shares_memory(c, b)
+    d = scratch.take((100,), np.uint8)     # nothing free fits: a new buffer
+    assert not any(np.shares_memory(d, x) for x in (b, c))
+    copied = scratch.copy(np.arange(6, dtype=np.uint8).reshape(2, 3), np.int64)
+    assert copied.dtype == np.int64 and copied.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_idle_scratch_keeps_a_bounded_amount():
+    from sigconv.image._filters import _Scratch
+    scratch = _Scratch()
+    small = [scratch.take((1000,), np.uint8) for _ in range(3)]
+    big = scratch.take((_Scratch.KEEP_BYTES,), np.uint8)
+    left_lent = scratch.take((10,), np.uint8)       # never given back
+    for x in small + [big]:
+        scratch.give(x)
+    _Scratch.put_back([scratch])
+    try:
+        assert sorted(b.size for b in scratch._free) == [1000, 1000, 1000]
+        assert not scratch._lent and left_lent.size == 10
+    finally:
+        _Scratch._idle.clear()
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("n", [1, 2, 5, 15, 31, 40])
+def test_window_sums_in_scratch_equal_fresh_arrays(axis, n):
+    """Partial sums given back and reused along the chain, the input owned or not,
+    across dtypes, give the same sums as new arrays every time."""
+    from sigconv.image._filters import _Scratch, _window_sums
+    scratch = _Scratch()
+    for dtype, acc in [(np.uint8, np.uint16), (np.float32, np.float32),
+                       (np.uint16, np.int32), (np.uint8, np.uint16)]:
+        img = _image((50, 47, 3), dtype)
+        want = _window_sums(img, n, axis, np.dtype(acc))
+        got = _window_sums(img, n, axis, np.dtype(acc), scratch)
+        assert got.dtype == acc
+        np.testing.assert_array_equal(got, want)
+        scratch.give(got)
+        owned = scratch.copy(img, acc)
+        got = _window_sums(owned, n, axis, np.dtype(acc), scratch, owned=True)
+        np.testing.assert_array_equal(got, want)
+        scratch.give(got)
+        assert not scratch._lent             # everything lent came back
+
+
+def test_box_keeps_its_scratch_between_calls_of_any_kind():
+    """Buffers kept from one call are reused by the next, whatever its dtype or shape."""
+    from sigconv.image._filters import _Scratch
+    for shape, dtype in [((300, 200, 3), np.uint8), ((310, 190), np.float32),
+                         ((290, 210, 3), np.uint16), ((300, 200, 3), np.uint8),
+                         ((120, 80), np.float64)]:
+        img = _image(shape, dtype)
+        size = (15, 15, 1)[:len(shape)]
+        reference = ndimage.uniform_filter(img.astype(float), size, mode="reflect")
+        for workers in (1, 2):
+            out = si.box(img, 15, workers=workers)
+            if np.dtype(dtype).kind == "f":
+                np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
+            else:
+                assert _lsb_error(out, reference) <= 0.5 + 1e-6
+    assert 1 <= len(_Scratch._idle) <= _filters._threads(None)
+
+
 @pytest.mark.parametrize("shape", [(1200, 700), (1100, 500, 3), (900, 400, 4)])
 def test_box_over_many_strips_in_threads(shape):
     """Several strips, two threads, results written straight into the output."""
