@@ -1,5 +1,9 @@
 """FFT backends: pyFFTW (FFTW) when it imports, scipy.fft otherwise.
 
+pyfftw is imported at the first transform planned, not before: the default backend is
+pyFFTW when the package is installed, and a build that then fails to import hands that
+plan and every later one to scipy.fft (``pyfftw_error`` says why).
+
 ``get_backend(None)`` returns the default backend; ``get_backend("scipy")`` or
 ``get_backend("pyfftw")`` a named one. ``set_default_backend`` changes the default
 for the process, ``clear_plan_cache`` drops every cached plan and buffer.
@@ -7,6 +11,7 @@ for the process, ``clear_plan_cache`` drops every cached plan and buffer.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 
 from .._errors import InputError
@@ -22,27 +27,41 @@ _backends: dict[str, object] = {"scipy": ScipyBackend()}
 _state = {"default": None, "pyfftw_error": None}
 
 
-def _load_pyfftw():
-    if "pyfftw" in _backends:
-        return _backends["pyfftw"]
+def _load_pyfftw(imported: bool = False):
+    """The pyFFTW backend, or None (and why in ``_state``) where pyfftw is missing.
+
+    pyfftw itself is imported on the backend's first plan, not here (it costs 0.3-0.6 s,
+    and most image filters plan no transform): here it only has to be installed, unless
+    ``imported``, which imports it now and catches a broken build too.
+    """
     if _state["pyfftw_error"] is not None:
         return None
-    try:
-        from ._pyfftw import PyFFTWBackend, load_wisdom
-    except Exception as exc:  # noqa: BLE001 - absent or broken FFTW build: fall back
-        _state["pyfftw_error"] = f"{type(exc).__name__}: {exc}"
-        return None
-    backend = PyFFTWBackend()
-    from .._profile import wisdom_path
-    load_wisdom(wisdom_path())
-    _backends["pyfftw"] = backend
-    return backend
+    if "pyfftw" not in _backends:
+        if importlib.util.find_spec("pyfftw") is None:
+            _state["pyfftw_error"] = "ModuleNotFoundError: No module named 'pyfftw'"
+            return None
+        from ._pyfftw import PyFFTWBackend
+        _backends["pyfftw"] = PyFFTWBackend()
+    if imported:
+        from ._pyfftw import _fftw
+        try:
+            _fftw()
+        except Exception as exc:  # noqa: BLE001 - broken FFTW build: fall back
+            _broken(exc)
+            return None
+    return _backends["pyfftw"]
+
+
+def _broken(exc: BaseException) -> None:
+    """pyfftw is installed but failed to import: scipy.fft from now on."""
+    _state["pyfftw_error"] = f"{type(exc).__name__}: {exc}"
+    _backends.pop("pyfftw", None)
 
 
 def available_backends() -> list[str]:
     """Names of the backends that work here, the default first."""
     with _lock:
-        names = ["pyfftw"] if _load_pyfftw() is not None else []
+        names = ["pyfftw"] if _load_pyfftw(imported=True) is not None else []
     return names + ["scipy"]
 
 
@@ -53,10 +72,11 @@ def get_backend(name=None):
     with _lock:
         if name is None:
             name = _state["default"]
-            if name is None:
-                name = "pyfftw" if _load_pyfftw() is not None else "scipy"
-        if name == "pyfftw":
-            backend = _load_pyfftw()
+            if name is None:        # pyfftw if installed (imported at its first plan)
+                default = _load_pyfftw()
+                return default if default is not None else _backends["scipy"]
+        if name == "pyfftw":        # asked for by name: imported now, errors told now
+            backend = _load_pyfftw(imported=True)
             if backend is None:
                 raise InputError(f"backend 'pyfftw' is not available ({_state['pyfftw_error']})")
             return backend
@@ -76,7 +96,7 @@ def set_default_backend(name: str | None) -> None:
 def pyfftw_error() -> str | None:
     """Why pyFFTW could not be used, or None."""
     with _lock:
-        _load_pyfftw()
+        _load_pyfftw(imported=True)
         return _state["pyfftw_error"]
 
 

@@ -15,7 +15,6 @@ import os
 import threading
 
 import numpy as np
-import pyfftw
 
 from ._base import THREAD_MIN_POINTS, PlanKey, aligned_empty, buffer_shapes, complex_of
 from ._cache import PLANS
@@ -24,6 +23,20 @@ _FFTW_DTYPES = {np.dtype(np.float32), np.dtype(np.float64),
                 np.dtype(np.complex64), np.dtype(np.complex128)}
 _wisdom_lock = threading.Lock()
 _wisdom_state = {"loaded": None}
+
+
+def _fftw():
+    """The ``pyfftw`` module, imported on first use, with the saved wisdom loaded.
+
+    Importing pyfftw pulls in scipy.fftpack and more: 0.3-0.6 s here, which the image
+    filters that plan no transform (blur, box, edges) would pay on every command line.
+    """
+    import pyfftw  # deliberately late, see above
+
+    if _wisdom_state["loaded"] is None:
+        from .._profile import wisdom_path
+        load_wisdom(wisdom_path(), pyfftw)
+    return pyfftw
 
 
 def _smooth7_sizes(limit: int) -> np.ndarray:
@@ -56,6 +69,7 @@ class _FFTWPlan:
         cplx = complex_of(base)
         in_dtype = {"r2c": base, "c2r": cplx}.get(key.kind, cplx)
         out_dtype = {"r2c": cplx, "c2r": base}.get(key.kind, cplx)
+        pyfftw = _fftw()
         self.input = pyfftw.empty_aligned(in_shape, in_dtype)
         self.output = pyfftw.empty_aligned(out_shape, out_dtype)
         self._redirected = False
@@ -106,6 +120,13 @@ class PyFFTWBackend:
         """A new, uncached plan for ``key`` and the bytes its buffers hold."""
         if np.dtype(key.dtype) not in _FFTW_DTYPES:
             raise TypeError(f"FFTW backend cannot transform dtype {key.dtype!r}")
+        try:
+            _fftw()
+        except Exception as exc:  # noqa: BLE001 - a broken build, found at the first plan
+            from . import _broken, _lock, get_backend
+            with _lock:
+                _broken(exc)
+            return get_backend("scipy").build(key)
         p = _FFTWPlan(key, self.flags)
         return p, p.input.nbytes + p.output.nbytes
 
@@ -113,18 +134,19 @@ class PyFFTWBackend:
         return PLANS.get(("pyfftw", key), lambda: self.build(key))
 
     def describe(self) -> str:
-        return f"pyFFTW {pyfftw.__version__} (FFTW)"
+        return f"pyFFTW {_fftw().__version__} (FFTW)"
 
 
-def load_wisdom(path: str) -> bool:
+def load_wisdom(path: str, pyfftw=None) -> bool:
     """Import FFTW wisdom saved by ``save_wisdom``; False if absent or unreadable."""
     with _wisdom_lock:
         if _wisdom_state["loaded"] == path:
             return True
+        _wisdom_state["loaded"] = ""           # tried: not again on every plan
         try:
             with open(path, encoding="ascii") as fh:
                 wisdom = json.load(fh)["wisdom"]
-            pyfftw.import_wisdom(tuple(w.encode("ascii") for w in wisdom))
+            (pyfftw or _fftw()).import_wisdom(tuple(w.encode("ascii") for w in wisdom))
         except (OSError, ValueError, KeyError, TypeError, UnicodeError):
             return False
         _wisdom_state["loaded"] = path
@@ -135,5 +157,5 @@ def save_wisdom(path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="ascii") as fh:
-        json.dump({"wisdom": [w.decode("ascii") for w in pyfftw.export_wisdom()]}, fh)
+        json.dump({"wisdom": [w.decode("ascii") for w in _fftw().export_wisdom()]}, fh)
     os.replace(tmp, path)

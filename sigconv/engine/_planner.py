@@ -319,9 +319,8 @@ def make_plan(p: Problem, method: str, backend, workers: int,
     then checked against the data where integer exactness depends on it. With method
     'auto', a transform is taken only when predicted ``transform_gain`` times faster
     than the best direct variant (scipy's 2-D functions, always direct, use 4)."""
-    name = getattr(backend, "name", str(backend))
     key = (p.x.shape, p.h.shape, p.x.dtype.str, p.h.dtype.str, p.axes, p.start, p.stop,
-           p.mode, p.result_dtype.str, method, name, workers, transform_gain,
+           p.mode, p.result_dtype.str, method, backend, workers, transform_gain,
            id(constants()))
     plan = _plan_shapes(key)        # shared: callers copy before changing it
     exact_ints = p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu"
@@ -336,11 +335,10 @@ def make_plan(p: Problem, method: str, backend, workers: int,
 
 @functools.lru_cache(maxsize=512)
 def _plan_shapes(key) -> Plan:
-    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, name, workers, gain, _) = key
-    from ..backends import get_backend
+    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, backend, workers, gain, _) = key
     fake = Problem(np.broadcast_to(np.zeros((), dx), sx), np.broadcast_to(np.zeros((), dh), sh),
                    axes, start, stop, np.dtype(rdt), mode)
-    return _decide(fake, method, get_backend(name), workers, gain)
+    return _decide(fake, method, backend, workers, gain)
 
 
 def _decide(p: Problem, method: str, backend, workers: int,

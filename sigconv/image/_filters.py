@@ -656,16 +656,18 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
             for c in range(strip.shape[0]):
                 dest[..., c] = strip[c]
 
-    if threads > 1:
-        # One BLAS thread per strip thread: the band products of two strips running
-        # side by side, each asking BLAS for every core, measured 1.7x slower than
-        # with one BLAS thread each (Gaussian sigma 5 on 3840x2160 RGB: 341 -> 202 ms).
-        with threadpool_limits(1, user_api="blas"), \
-                ThreadPoolExecutor(min(threads, len(starts))) as pool:
-            list(pool.map(fill, starts))
-    else:
-        for r0 in starts:
-            fill(r0)
+    # One BLAS thread per strip thread: the band products of two strips running side by
+    # side, each asking BLAS for every core, measured 1.7x slower than with one BLAS
+    # thread each (Gaussian sigma 5 on 3840x2160 RGB: 341 -> 202 ms). With one worker
+    # too: ``workers=1`` means one thread, and BLAS threads spinning for a core that
+    # another process holds made the first such Gaussian take seconds on a loaded VM.
+    with threadpool_limits(1, user_api="blas"):
+        if threads > 1:
+            with ThreadPoolExecutor(min(threads, len(starts))) as pool:
+                list(pool.map(fill, starts))
+        else:
+            for r0 in starts:
+                fill(r0)
     return made[0]
 
 

@@ -133,3 +133,59 @@ def test_aligned_empty_is_aligned():
         a = aligned_empty(shape, np.complex128)
         assert a.shape == shape and a.dtype == np.complex128
         assert a.ctypes.data % 64 == 0
+
+
+def _run_python(code: str, tmp_path, extra_path: str | None = None) -> str:
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    if extra_path:
+        env["PYTHONPATH"] = extra_path + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_pyfftw_is_imported_at_the_first_transform_only(tmp_path):
+    """Image filters that plan no transform never pay pyfftw's import (0.3-0.6 s)."""
+    pytest.importorskip("pyfftw")
+    out = _run_python(
+        "import sys, numpy as np\n"
+        "from sigconv import image, backends, fftconvolve\n"
+        "img = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)\n"
+        "image.gaussian(img, 2); image.box(img, 5); image.edges(img)\n"
+        "print('pyfftw' in sys.modules, backends.get_backend().name)\n"
+        "y = fftconvolve(np.ones(5000), np.ones(3000))\n"
+        "print('pyfftw' in sys.modules, abs(y.max() - 3000) < 1e-6)\n", tmp_path)
+    assert out.split() == ["False", "pyfftw", "True", "True"]
+
+
+def test_a_broken_pyfftw_falls_back_to_scipy_at_its_first_plan(tmp_path):
+    """An installed pyfftw that fails to import is found out at the first plan: that
+    transform and every later one go through scipy.fft, and ``info`` says why."""
+    fake = tmp_path / "fake" / "pyfftw"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('libfftw3 missing (test)')\n")
+    out = _run_python(
+        "import numpy as np\n"
+        "from sigconv import backends, fftconvolve\n"
+        "y = fftconvolve(np.ones(5000), np.ones(3000))\n"
+        "print(abs(y.max() - 3000) < 1e-6, backends.get_backend().name)\n"
+        "print(backends.available_backends(), backends.pyfftw_error())\n",
+        tmp_path, extra_path=str(tmp_path / "fake"))
+    first, second = out.splitlines()
+    assert first == "True scipy"
+    assert second.startswith("['scipy'] ImportError: libfftw3 missing (test)")
+
+
+def test_a_missing_pyfftw_means_scipy(tmp_path):
+    out = _run_python(
+        "import sys; sys.modules['pyfftw'] = None\n"
+        "import numpy as np\n"
+        "from sigconv import backends, fftconvolve\n"
+        "y = fftconvolve(np.ones(5000), np.ones(3000))\n"
+        "print(abs(y.max() - 3000) < 1e-6, backends.get_backend().name,\n"
+        "      backends.available_backends())\n", tmp_path)
+    assert out.split() == ["True", "scipy", "['scipy']"]

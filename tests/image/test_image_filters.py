@@ -555,3 +555,19 @@ def test_finite_check_counts_the_constant_border():
     assert _finite(np.ones((4, 4), np.uint8), "constant", 3)
     img[1, 1] = np.inf
     assert not _finite(img, "reflect", 0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_strips_run_with_one_blas_thread_whatever_the_workers(workers):
+    from threadpoolctl import threadpool_info
+    seen = []
+
+    def op(block):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return block[1:-1, 1:-1]
+
+    img = _image((40, 30), np.float32)
+    out = _filters._run(img, [(1, 1), (1, 1)], op, border="reflect", cval=0.0, alpha=None,
+                        workers=workers, planar=False)
+    np.testing.assert_array_equal(out, img)
+    assert seen and set(seen) == {1}
