@@ -13,12 +13,16 @@ Pipeline of every filter (one place, :func:`_run`):
    their shifted-slice passes take any layout, and the planar copies in and out would
    cost as much as the filtering;
 3. **dtype**: 8/16-bit images are computed in float32, int32 in float64, float images
-   in their own precision (box sums of 8/16-bit images are exact integer sums);
+   in their own precision (box sums of 8/16-bit images are exact integer sums); boolean
+   images as 8-bit ones of 0 and 255, rounded back to booleans;
 4. **alpha**: colour channels are multiplied by alpha before filtering and divided by
    the filtered alpha afterwards, so transparent pixels do not bleed their (invisible)
-   colour into their neighbours;
+   colour into their neighbours; where the filtered alpha is below rounding noise (an
+   integer alpha under 0.5, a float one under 256 eps), the pixel is transparent and
+   its colour 0;
 5. **structure**: box kernels by window sums (along a shortest addition chain of
-   shifted sums up to 31 pixels, differences of a cumulative sum beyond), read straight
+   shifted sums; for integer images wider than 31 pixels, differences of an exact
+   cumulative sum), read straight
    from the padded image and written straight into the output; rank-1 kernels as two
    1-D passes, anything else as one 2-D convolution, each by :func:`sigconv.convolve`,
    except window sums and 1-D factors of at most 3 taps (the edge operators'), which are
@@ -75,6 +79,25 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 # --------------------------------------------------------------------------- public
 
 
+def _keeps_bool(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Let ``fn`` take boolean images: filtered as 8-bit images of 0 and 255 (``cval``
+    scaled alike), the result rounded back to False/True (255 * 0.5 and above: True),
+    so that the output keeps the input's dtype as every other dtype does."""
+    @functools.wraps(fn)
+    def filtered(image: ArrayLike, *args, **kwargs) -> np.ndarray:
+        array = np.asarray(image)
+        if array.dtype.kind != "b":
+            return fn(image, *args, **kwargs)
+        cval = kwargs.get("cval", 0.0)
+        if isinstance(cval, (bool, np.bool_, int, float, np.integer, np.floating)):
+            kwargs["cval"] = 255.0 * float(cval)
+        return fn(array.astype(np.uint8) * np.uint8(255), *args, **kwargs) >= 128
+
+    return filtered
+
+
+
+@_keeps_bool
 def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: float = 4.0,
              border: Border = "reflect", cval: float = 0.0, alpha: bool | None = None,
              method: Method = "auto", workers: int | None = None) -> np.ndarray:
@@ -119,11 +142,14 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
                    workers=workers, convolve=False)
 
 
+@_keeps_bool
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
         cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
         workers: int | None = None) -> np.ndarray:
-    """Mean over a ``size x size`` window, by window sums (cost independent of size
-    beyond 31 pixels, ~ log2(size) below).
+    """Mean over a ``size x size`` window, by window sums (cost ~ log2(size); for 8/16-bit
+    images independent of size beyond 31 pixels). Exact integer sums for 8/16-bit
+    images; float images are scaled by 1 / area first, so sums cannot overflow, and a
+    NaN or inf spreads no further than its windows.
 
     Matches ``scipy.ndimage.uniform_filter(image, (size, size, 1), mode=border)``; for even
     sizes the window reaches one pixel further up/left than down/right, as there.
@@ -214,6 +240,7 @@ def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
                workers=workers)
 
 
+@_keeps_bool
 def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
            correlate: bool = False, border: Border = "reflect", cval: float = 0.0,
            alpha: bool | None = None, method: Method = "auto",
@@ -261,6 +288,7 @@ def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
                    workers=workers, convolve=not correlate)
 
 
+@_keeps_bool
 def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnitude",
           color: str = "luminance", scale: str = "stretch", border: Border = "reflect",
           cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
@@ -369,7 +397,7 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
                     reads_only=not has_alpha and not planar,
                     out_channels=1 if luminance else n_colour)
     if scale == "stretch":
-        peaks = _by_rows(response, threads, lambda r: np.abs(r, out=r).max(initial=0.0))
+        peaks = _by_rows(response, threads, _finite_peak)
         peak = float(max(peaks))
         factor = response.dtype.type(top / peak if peak > 0 else 0.0)
         done = np.empty(response.shape, dtype)
@@ -393,6 +421,16 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
             result[..., -1] = array[..., -1]
         return result
     return response
+
+
+def _finite_peak(r: np.ndarray) -> float:
+    """The largest finite ``|r|`` (0 for none), taking ``|r|`` in place. A NaN or inf
+    response (from a NaN in a float image) must not set the scale of the whole map."""
+    magnitude = np.abs(r, out=r)
+    peak = magnitude.max(initial=0.0)
+    if not np.isfinite(peak):
+        peak = magnitude.max(initial=0.0, where=np.isfinite(magnitude))
+    return float(peak)
 
 
 def _by_rows(array: np.ndarray, threads: int, fn: Callable, whole: bool = False) -> list:
@@ -493,11 +531,24 @@ def _to_dtype(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _round_clip(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Round a float array in place to integers and clip it to ``dtype``'s range."""
-    info = np.iinfo(dtype)
+    """Round a float array in place to integers and clip it to ``dtype``'s range (the
+    part of it ``result``'s float type holds: 2**63 - 1 rounds up to 2**63 in float64,
+    which would wrap to -2**63 when cast to int64)."""
+    lo, hi = _clip_range(dtype, result.dtype)
     np.rint(result, out=result)
-    np.clip(result, info.min, info.max, out=result)
+    np.clip(result, lo, hi, out=result)
     return result
+
+
+@functools.lru_cache(maxsize=32)
+def _clip_range(dtype: np.dtype, work: np.dtype) -> tuple[float, float]:
+    info = np.iinfo(dtype)
+    lo, hi = work.type(info.min), work.type(info.max)
+    if int(hi) > info.max:
+        hi = np.nextafter(hi, work.type(0))
+    if int(lo) < info.min:
+        lo = np.nextafter(lo, work.type(0))
+    return lo, hi
 
 
 # --------------------------------------------------------------------------- core
@@ -577,11 +628,19 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     row_samples = padded[0].size
     rows = max(_STRIP_SAMPLES // max(row_samples, 1), 4 * reach, 16)
     starts = list(range(0, height, rows))
-    if len(starts) < 2 * threads:  # small image: enough strips to keep every thread busy
-        rows = max(-(-height // (2 * threads)), 2 * reach, 8)
+    # Small image: enough strips to keep every CPU busy; counted from the CPUs, not
+    # ``workers``, so that the strips (and the engine's choices for them, which round
+    # differently) and hence the result do not depend on ``workers``.
+    if len(starts) < 2 * _threads(None):
+        rows = max(-(-height // (2 * _threads(None))), 2 * reach, 8)
         starts = list(range(0, height, rows))
 
     convert = raw_integers is None or has_alpha or padded.dtype.kind not in "ui"
+    # Where the filtered alpha is this small the pixel is transparent and its colour is
+    # set to 0: dividing by it would only blow up rounding noise. Transforms leave about
+    # eps * top of noise where alpha should be 0 (float32 Gaussian sigma 20 of an RGBA
+    # image made colours of -5025 to 22068 there); an integer alpha below 0.5 rounds to 0.
+    clear = 0.5 if dtype.kind in "iu" else top * 256 * float(np.finfo(work).eps)
     block_dtype = work if convert else raw_integers
     direct_view = reads_only and not has_alpha and not planar
 
@@ -612,7 +671,7 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
         result = valid_op(block)
         if has_alpha:
             a = _alpha(result, planar)
-            _scale_colour(result, np.divide(top, a, out=np.zeros_like(a), where=a > 0),
+            _scale_colour(result, np.divide(top, a, out=np.zeros_like(a), where=a > clear),
                           planar)
         if cast and dtype.kind in "iu" and result.dtype.kind == "f":
             _round_clip(result, dtype)  # the cast happens when copied into the output
@@ -857,13 +916,23 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype,
     integer = exact is not None and x.dtype.kind in "uib"
     acc = exact if integer else work
     area = shape[0] * shape[1]
-    owned = False
-    if shape[0] > 1:
-        x, owned = _window_sums(x, shape[0], 0, acc, scratch), True
-    if shape[1] > 1:
-        x = _window_sums(x, shape[1], 1, acc, scratch, owned=owned)
-    elif not owned:
-        x = scratch.copy(x, acc)          # never write into the caller's block
+    owned = last = False
+    if not integer:
+        # Floats are scaled by 1 / area first: partial sums of scaled values never
+        # exceed the image's largest magnitude (sums of float32 3e38 overflowed), and
+        # the last sum can then go straight into the output. Same pass count as scaling
+        # last.
+        scaled = scratch.take(x.shape, acc)
+        np.multiply(x, acc.type(1.0 / area), out=scaled, casting="unsafe")
+        x, owned = scaled, True
+        last = out is not None and out.dtype == acc and out.shape == (
+            x.shape[0] - shape[0] + 1, x.shape[1] - shape[1] + 1) + x.shape[2:]
+    passes = [(axis, n) for axis, n in enumerate(shape) if n > 1]
+    if not passes and not owned:
+        x, owned = scratch.copy(x, acc), True    # never write into the caller's block
+    for k, (axis, n) in enumerate(passes):
+        into = out if last and k == len(passes) - 1 else None
+        x, owned = _window_sums(x, n, axis, acc, scratch, owned=owned, out=into), True
     try:
         if integer:
             # The mean rounded to nearest, in integers: (sum + area // 2) // area (the
@@ -876,11 +945,11 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype,
                 np.floor_divide(x, area, out=out, casting="unsafe")
                 return None
             return np.floor_divide(x, area)
-        scale = work.type(1.0 / area)
         if out is not None and out.dtype.kind == "f":
-            np.multiply(x, scale, out=out, casting="unsafe")
+            if x is not out:
+                np.copyto(out, x, casting="unsafe")
             return None
-        return np.multiply(x, scale)
+        return x.copy()
     finally:
         scratch.give(x)
 
@@ -958,28 +1027,30 @@ class _Scratch:
         return result
 
 
-# Windows longer than this are summed from a cumulative sum (a constant cost per
-# pixel), shorter ones along an addition chain (about log2(n) passes; the figures are
-# for the doubling that preceded it, 2 log2(n) passes). Box blurs of a 3840x2160 RGB
-# image, doubling against cumulative sums: n = 15 53 / 126 ms, 23 119 / 143,
-# 31 156 / 150, 47 200 / 124.
+# Integer windows longer than this are summed from a cumulative sum (a constant cost
+# per pixel, exact in modular arithmetic), shorter ones along an addition chain (about
+# log2(n) passes; the figures are for the doubling that preceded it, 2 log2(n) passes).
+# Box blurs of a 3840x2160 RGB image, doubling against cumulative sums: n = 15 53 / 126
+# ms, 23 119 / 143, 31 156 / 150, 47 200 / 124. Float windows always take the chain: a
+# running sum spreads one NaN or inf over the rest of the strip and loses the digits of
+# small values after large ones (1e12 then ones: 2.6e-4 relative error), and the chain
+# was faster anyway on 3840x2160 gray float32 (n = 47 67 against 130 ms, 101 72 / 143,
+# 201 180 / 265).
 _CHAIN_MAX = 31
 
 
 def _cumulative_window_sums(x: np.ndarray, n: int, axis: int, length: int,
                             acc: np.dtype) -> np.ndarray:
-    """Window sums as differences of a cumulative sum. Integer types may wrap around
-    in the cumulative sum, but the differences are exact (arithmetic modulo 2**bits)
-    while each window's sum fits the type; floats accumulate in float64 (a float32
-    cumulative sum over thousands of pixels would lose about log2(width) bits)."""
-    accumulator = acc if acc.kind in "iu" else np.dtype(np.float64)
-    sums = np.cumsum(x, axis=axis, dtype=accumulator)
+    """Window sums of an integer type ``acc`` as differences of a cumulative sum, which
+    may wrap around: the differences are exact (arithmetic modulo 2**bits) while each
+    window's sum fits the type."""
+    sums = np.cumsum(x, axis=axis, dtype=acc)
     # window k = sums[k + n - 1] - sums[k - 1], taking sums[-1] = 0
     out = np.empty_like(_along(sums, axis, n - 1, length))
     _along(out, axis, 0, 1)[...] = _along(sums, axis, n - 1, 1)
     np.subtract(_along(sums, axis, n, length - 1), _along(sums, axis, 0, length - 1),
                 out=_along(out, axis, 1, length - 1))
-    return out.astype(acc, copy=False)
+    return out
 
 
 def _along(a: np.ndarray, axis: int, start: int, size: int) -> np.ndarray:
@@ -1015,34 +1086,43 @@ def addition_chain(n: int) -> tuple[int, ...]:
 
 
 def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None,
-                 scratch: _Scratch | None = None, owned: bool = False) -> np.ndarray:
+                 scratch: _Scratch | None = None, owned: bool = False,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """Sums of ``n`` consecutive elements along ``axis`` ('valid': ``len - n + 1`` of
     them), in ``acc`` (default: ``x``'s dtype; ``x`` is converted on the way).
 
     Along a shortest addition chain: the sums of width k = i + j are those of width i
     plus those of width j shifted by i, one pass over contiguous memory each (15: five
     passes). Measured 2.3x faster than a cumulative sum along the middle axis of an
-    interleaved (rows, W, C) block, which takes over beyond ``_CHAIN_MAX``.
+    interleaved (rows, W, C) block, which takes over beyond ``_CHAIN_MAX`` for integer
+    types only (see there).
 
     With ``scratch``, the partial sums and the result are lent by it, each given back
     after its last use; ``owned`` says ``x`` was lent by it too (and is given back).
+    ``out`` (of ``acc`` and the result's shape), when given, receives the result.
     """
     acc = np.dtype(acc or x.dtype)
     length = x.shape[axis] - n + 1
-    if n > _CHAIN_MAX:
+    if n > _CHAIN_MAX and acc.kind in "iu":
         result = _cumulative_window_sums(x, n, axis, length, acc)
     elif n == 1:
         result = x.astype(acc) if scratch is None else scratch.copy(x, acc)
     else:
-        result = _chain_sums(x, n, axis, acc, scratch, owned)
+        result = _chain_sums(x, n, axis, acc, scratch, owned, out)
         owned = False                      # given back by the chain
     if owned and scratch is not None:
         scratch.give(x)
+    if out is not None and result is not out:
+        np.copyto(out, result)
+        if scratch is not None:
+            scratch.give(result)
+        result = out
     return result
 
 
 def _chain_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype,
-                scratch: _Scratch | None, owned: bool) -> np.ndarray:
+                scratch: _Scratch | None, owned: bool,
+                out: np.ndarray | None = None) -> np.ndarray:
     """:func:`_window_sums` along the addition chain of ``n`` > 1."""
     chain = addition_chain(n)
     steps = []                             # (k, i): sums of width k from i and k - i
@@ -1072,7 +1152,7 @@ def _chain_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype,
         size = x.shape[axis] - k + 1
         shape = x.shape[:axis] + (size,) + x.shape[axis + 1:]
         sums[k] = np.add(_along(sums[i], axis, 0, size), _along(sums[k - i], axis, i, size),
-                         out=new(shape))
+                         out=out if k == n and out is not None else new(shape))
         if scratch is not None:
             for width in {i, k - i}:
                 if last[width] == s and (width != 1 or owned):

@@ -571,3 +571,93 @@ def test_strips_run_with_one_blas_thread_whatever_the_workers(workers):
                         workers=workers, planar=False)
     np.testing.assert_array_equal(out, img)
     assert seen and set(seen) == {1}
+
+
+# ------------------------------------------------------- found by the session-4 audit
+
+
+@pytest.mark.parametrize("call", [lambda x: si.box(x, 2, method="fft"),
+                                  lambda x: si.box(x, 9, method="oa"),
+                                  lambda x: si.gaussian(x, 6, method="fft")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_transparent_pixels_get_colour_zero_whatever_the_method(call, dtype):
+    """Transforms leave rounding noise where the blurred alpha should be 0; dividing
+    the premultiplied colour by it made colours of -5025..22068 (float32)."""
+    top = 1.0 if np.dtype(dtype).kind == "f" else 255
+    img = np.zeros((64, 90, 4), dtype)
+    img[:, :20, :3] = (RNG.random((64, 20, 3)) * top).astype(dtype)
+    img[:, :20, 3] = (RNG.uniform(0.2, 1.0, (64, 20)) * top).astype(dtype)
+    out = call(img)
+    far = out[:, 60:]                       # beyond every kernel's reach: alpha is 0
+    assert np.abs(far[..., 3].astype(float)).max() <= 1e-4 * top
+    assert (far[..., :3] == 0).all()
+    assert out[..., :3].min() >= 0 and out[..., :3].max() <= top * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("size", [33, 40, 101])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_stays_in_the_reach_of_wide_float_boxes(size, bad):
+    x = np.ones((120, 130), np.float32)
+    x[10, 10] = bad
+    out = si.box(x, size)
+    reach = size // 2 + 11        # rows/columns 0 .. 10 + size // 2 (even sizes too)
+    hit = ~np.isfinite(out)
+    assert hit[:reach, :reach].all() and hit.sum() == reach ** 2
+
+
+def test_wide_float_boxes_keep_small_values_after_large_ones():
+    x = 1 + RNG.random((4, 400))
+    x[:, :50] = 1e12
+    out = si.box(x, (1, 33))
+    exact = np.array([row[200 - 16:200 + 17].mean() for row in x])
+    np.testing.assert_allclose(out[:, 200], exact, rtol=1e-13)
+
+
+def test_stretched_edges_ignore_a_nan_pixel_for_the_scale():
+    x = np.zeros((50, 50), np.float32)
+    x[:, 25:] = 1
+    x[5, 5] = np.nan
+    out = si.edges(x)
+    assert out[40, 25] == pytest.approx(1.0)
+    assert (~np.isfinite(out)).sum() == 8   # the 3x3 neighbourhood of the NaN, less itself
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_64_bit_images_clip_instead_of_wrapping(dtype):
+    info = np.iinfo(dtype)
+    for value in (info.max, info.min):
+        a = np.full((6, 6), value, dtype)
+        for out in (si.filter(a, [[1]]), si.gaussian(a, 1), si.box(a, 3)):
+            assert out.dtype == dtype
+            # the float64 nearest to the limit on the inside: 2**63 - 1024 for int64
+            assert abs(int(out[2, 2]) - int(value)) <= 2048
+
+
+def test_float32_box_of_huge_values_does_not_overflow():
+    for value, size in ((3e38, 3), (1e38, 5), (-3e38, 31)):
+        out = si.box(np.full((40, 40), value, np.float32), size)
+        np.testing.assert_allclose(out, value, rtol=1e-5)
+
+
+def test_small_images_do_not_depend_on_workers():
+    img = RNG.random((600, 300)).astype(np.float32)
+    ref = si.gaussian(img, 3, workers=1)
+    for workers in (2, 3, 5):
+        np.testing.assert_array_equal(si.gaussian(img, 3, workers=workers), ref)
+    rgb = RNG.integers(0, 256, (300, 200, 3)).astype(np.uint8)
+    k = RNG.random((7, 7))
+    np.testing.assert_array_equal(si.filter(rgb, k, workers=1), si.filter(rgb, k, workers=4))
+
+
+def test_boolean_images_stay_boolean():
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 5:15] = True
+    for out in (si.gaussian(mask, 1), si.box(mask, 3), si.filter(mask, np.ones((3, 3)) / 9),
+                si.edges(mask), si.blur(mask, size=3)):
+        assert out.dtype == bool and out.shape == mask.shape
+    assert si.box(mask, 3)[10, 10] and not si.box(mask, 3)[0, 0]
+    assert (si.box(mask, 3) == (ndimage.uniform_filter(mask * 1.0, 3) >= 0.5)).all()
+    # an outside value of True: the window sums must not overflow (0/255 inside)
+    empty = np.zeros((10, 10), bool)
+    assert si.box(empty, 200, border="constant", cval=True).all()
+    assert not si.box(empty, 200, border="constant", cval=0.4).any()
