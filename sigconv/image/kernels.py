@@ -75,6 +75,12 @@ PRESETS: dict[str, np.ndarray] = {"sharpen": SHARPEN, "emboss": EMBOSS, "box3": 
 _KERNEL_SUFFIXES = (".txt", ".csv", ".npy")
 
 
+# The longest kernel radius gaussian_kernel1d makes (float64 weights: 256 MB). Any
+# image is filtered with at most a (2 * size + 1)-tap fold of a kernel (see
+# sigconv.image's filters), so longer kernels only cost the time to fold them.
+_MAX_RADIUS = 1 << 24
+
+
 def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     """Sampled, normalised 1-D Gaussian, cut at ``truncate`` standard deviations.
 
@@ -102,7 +108,11 @@ def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     truncate = _check_number(truncate, "truncate", minimum=0.0, strict=True)
     if sigma == 0:
         return np.ones(1)
-    radius = int(truncate * sigma + 0.5)
+    reach = truncate * sigma + 0.5
+    if not reach <= _MAX_RADIUS:
+        raise InputError(f"sigma {sigma:g} (truncate {truncate:g}) is too large: the kernel "
+                         f"would reach {reach:.3g} pixels, beyond {_MAX_RADIUS:g}")
+    radius = int(reach)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 * (x / sigma) ** 2)
     return weights / weights.sum()

@@ -661,3 +661,47 @@ def test_boolean_images_stay_boolean():
     empty = np.zeros((10, 10), bool)
     assert si.box(empty, 200, border="constant", cval=True).all()
     assert not si.box(empty, 200, border="constant", cval=0.4).any()
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (5, 1), (4, 6, 3)])
+def test_kernels_far_wider_than_the_image_are_folded(border, shape):
+    """Taps beyond the image's reach are summed into the offsets reading the same
+    pixels, so the padding stays within the image's size. The oracles are ndimage's
+    1-D filters (its N-D ``correlate`` disagrees with its own ``correlate1d`` in
+    'reflect' mode once a kernel is more than twice the image)."""
+    img = RNG.random(shape)
+    axes2 = (0, 1)
+    for sigma in (4.0, 60.0):
+        want = img
+        for a in axes2:
+            want = ndimage.gaussian_filter1d(want, sigma, axis=a, mode=border, cval=0.3,
+                                             truncate=4)
+        np.testing.assert_allclose(si.gaussian(img, sigma, border=border, cval=0.3), want,
+                                   atol=1e-12)
+    for size in (9, 40, 301):
+        want = img
+        for a in axes2:
+            want = ndimage.uniform_filter1d(want, size, axis=a, mode=border, cval=0.3)
+        np.testing.assert_allclose(si.box(img, size, border=border, cval=0.3), want,
+                                   atol=1e-12)
+    for taps, axis in ((37, 1), (38, 0)):
+        k = RNG.random(taps)
+        kernel = k[None, :] if axis == 1 else k[:, None]
+        for correlate, oracle in ((False, ndimage.convolve1d), (True, ndimage.correlate1d)):
+            got = si.filter(img, kernel, correlate=correlate, border=border, cval=0.3)
+            np.testing.assert_allclose(got, oracle(img, k, axis=axis, mode=border, cval=0.3),
+                                       atol=1e-12)
+
+
+def test_huge_kernels_on_small_images_cost_no_more_than_the_image():
+    img = RNG.integers(0, 256, (10, 12, 3)).astype(np.uint8)
+    # sigma 3000: a 24001-tap kernel, padded to 24010 x 24012 pixels before (4.3 GB)
+    want = ndimage.gaussian_filter1d(ndimage.gaussian_filter1d(
+        img.astype(float), 3000, axis=0), 3000, axis=1)
+    assert _lsb_error(si.gaussian(img, 3000), want) <= 0.5 + 1e-6
+    want = ndimage.uniform_filter1d(ndimage.uniform_filter1d(
+        img.astype(float), 20001, axis=0), 20001, axis=1)
+    assert _lsb_error(si.box(img, 20001), want) <= 0.5 + 1e-6
+    with pytest.raises(InputError, match="too large"):
+        si.gaussian(img, 1e308)
