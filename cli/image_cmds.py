@@ -8,12 +8,13 @@ bit depth. Errors propagate to :func:`sigconv_cli.main.main`, which reports them
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 from sigconv import image
 from sigconv._io import atomic_output, check_output_path
 
-from ._common import add_output_options, note
+from ._common import UsageError, add_output_options, note
 
 _BORDER_HELP = ("pixels beyond the edge, as scipy.ndimage names them: reflect (default; "
                 "mirrored, edge pixel repeated), mirror (edge pixel not repeated), nearest "
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("blur", help="Gaussian or box blur of an image",
                               description="Gaussian (--sigma) or box (--box) blur; colour "
                               "is blurred premultiplied by alpha.")
-    _add_common(p)
+    _add_common(p, box=True)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sigma", type=_non_negative_float, metavar="S",
                        help="Gaussian standard deviation in pixels (kernel cut at 4 sigma)")
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--operator", choices=sorted(image.OPERATORS), default="sobel",
                    help="edge operator (default sobel; diff is the two-pixel [-1, 1])")
     p.add_argument("--direction", choices=("x", "y", "magnitude"), default="magnitude",
-                   help="gradient component or magnitude (default magnitude)")
+                   help="gradient component or magnitude (default magnitude; the Laplacian "
+                   "has magnitude only)")
     p.add_argument("--color", choices=("luminance", "channels"), default="luminance",
                    help="colour images: edges of the luma, written grey (default), or of "
                    "each channel")
@@ -59,17 +61,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_filter)
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
     """Options every image command takes, defined once."""
     parser.add_argument("input", metavar="INPUT", help="input image")
-    add_output_options(parser)
+    add_output_options(parser, progress=False)
     parser.add_argument("--border", choices=sorted(image.BORDERS), default="reflect",
                         help=_BORDER_HELP)
-    parser.add_argument("--cval", type=float, default=0.0, metavar="V",
+    parser.add_argument("--cval", type=_finite_float, default=0.0, metavar="V",
                         help="outside value for --border constant, in pixel units (default 0)")
     parser.add_argument("--method", choices=("auto", "direct", "fft", "oa"), default="auto",
-                        help="convolution method of the engine (default auto; with --box, auto "
-                        "means exact window sums, anything else the engine's method)")
+                        help="convolution method of the engine (default auto" +
+                        ("; with --box, auto means exact window sums, anything else the "
+                         "engine's method)" if box else ")"))
     parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                         help="threads (default: every core); the image is cut in strips")
 
@@ -83,6 +86,9 @@ def run_blur(args: argparse.Namespace) -> int:
 
 def run_edges(args: argparse.Namespace) -> int:
     """Run ``sigconv edges``."""
+    if args.operator == "laplacian" and args.direction != "magnitude":
+        raise UsageError(f"--operator laplacian has no --direction {args.direction} "
+                         f"(it is not a gradient; leave --direction out)")
     return _process(args, image.edges, args.operator, direction=args.direction,
                     color=args.color, scale=args.scale, what=f"{args.operator} edges")
 
@@ -106,7 +112,13 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
              inputs: tuple[str, ...] | None = None, **options) -> int:
     check_output_path(args.output, inputs or (args.input,), force=args.force)
     image.check_writable(args.output)
+    if args.input == "-":
+        raise ValueError("reading from standard input ('-') is not supported; give a file "
+                         "name")
     pixels, metadata = image.read(args.input, metadata=True)
+    # The output has the input's kind: refuse a format that cannot hold it (16-bit gray
+    # in JPEG, say) now, naming the output, before any filtering.
+    image.check_writable(args.output, like=pixels)
     result = function(pixels, *positional, border=args.border, cval=args.cval,
                       method=args.method, workers=args.workers, **options)
     with atomic_output(args.output) as tmp:
@@ -123,6 +135,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, not {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
     return value
 
 

@@ -9,8 +9,13 @@ a non-zero exit status, no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import warnings
+
+from ._common import UsageError
 
 # Command-group modules, in the order their commands are listed by --help.
 COMMAND_MODULES = ("engine_cmds", "audio_cmds", "image_cmds")
@@ -18,15 +23,25 @@ COMMAND_MODULES = ("engine_cmds", "audio_cmds", "image_cmds")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, our prefix, usage exit code
-        raise _UsageError(message)
+        raise UsageError(message)
 
 
-class _UsageError(Exception):
-    pass
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that the atomic output's temporary
+    file is removed on the way out (as for Ctrl-C)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None):
+    print(f"sigconv: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,18 +67,36 @@ def main(argv: list[str] | None = None) -> int:
     from sigconv._errors import SigconvError
 
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:              # not the main thread (main() called from a thread)
+        previous = None
+    try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return int(args.run(args) or 0)
-    except _UsageError as exc:
+        # Library warnings (Pillow's decompression-bomb warning, NumPy's overflow) as
+        # one line each, none with --quiet.
+        with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")
+            else:
+                warnings.showwarning = _warn_in_one_line
+            return int(args.run(args) or 0)
+    except UsageError as exc:
         print(f"sigconv: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("sigconv: error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _Terminated:
+        print("sigconv: error: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except (SigconvError, OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"sigconv: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(exc: BaseException) -> str:

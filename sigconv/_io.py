@@ -22,11 +22,17 @@ def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
         if os.path.abspath(inp) == os.path.abspath(out):
             raise InputError(f"output {out!r} is the same file as input {inp!r}; "
                              "refusing to overwrite an input")
+    if out == "-":
+        raise InputError("writing to standard output ('-') is not supported; give a file name")
+    if os.path.isdir(out):
+        raise InputError(f"output {out!r} is a directory; give a file name")
     if os.path.exists(out) and not force:
         raise OutputExistsError(f"output {out!r} exists (use --force to overwrite)")
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise InputError(f"output directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"output directory {parent!r} is not writable")
 
 
 @contextlib.contextmanager

@@ -625,6 +625,8 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
         raise InputTypeError(f"cval must be a number, not {cval!r}") from None
     threads = _threads(workers)
     array, has_alpha = _check_image(image, alpha)
+    if border == "constant" and not np.isfinite(cval) and array.dtype.kind in "biu":
+        raise InputError(f"cval must be finite for an integer image, not {cval!r}")
     dtype = array.dtype
     work = _work_dtype(dtype)
     top = _range_top(dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .._errors import FileFormatError, InputError, InputTypeError
 
@@ -38,6 +38,19 @@ _NATIVE = ("L", "LA", "RGB", "RGBA", "I;16", "I", "F")
 _WRITE_MODES = {("uint8", 0): "L", ("uint8", 2): "LA", ("uint8", 3): "RGB",
                 ("uint8", 4): "RGBA", ("uint16", 0): "I;16", ("int32", 0): "I",
                 ("float32", 0): "F"}
+
+# The formats sigconv writes, and the modes each holds without losing what the mode
+# is (its bit depth, its alpha, its size). Pillow would write more (ICO and ICNS resize
+# the image, GIF turns 16-bit gray into a white palette image, WebP and BMP drop what
+# they cannot hold), silently; these are refused instead. JPEG, lossy WebP and GIF
+# (256 colours) still lose detail, as their users expect. WebP stores gray as RGB.
+_HOLDS = {"PNG": ("L", "LA", "RGB", "RGBA", "I;16", "I"),   # I: as 16-bit when in range
+          "TIFF": ("L", "LA", "RGB", "RGBA", "I;16", "I", "F"),
+          "JPEG": ("L", "RGB"), "BMP": ("L", "RGB"), "GIF": ("L", "RGB"),
+          "WEBP": ("L", "LA", "RGB", "RGBA"), "PPM": ("L", "RGB", "I;16")}
+_MODE_NAMES = {"L": "8-bit gray", "LA": "8-bit gray with alpha", "RGB": "8-bit RGB",
+               "RGBA": "8-bit RGB with alpha", "I;16": "16-bit gray",
+               "I": "32-bit integer gray", "F": "32-bit float gray"}
 
 
 def read(path: str | os.PathLike, *, metadata: bool = False):
@@ -79,8 +92,11 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
         with Image.open(path) as opened:
             opened.seek(0)  # first frame of an animation
             _refuse_deep_colour(opened, path)
-            picture = ImageOps.exif_transpose(opened)
-            picture.load()
+            _refuse_turned_tiff(opened, path)
+            opened.load()   # TIFF: Pillow turns it upright here and drops the tag
+            orientation = opened.getexif().get(_ORIENTATION, 1)
+            array = _to_array(opened, path)
+            kept = _metadata(opened) if metadata else None
     except FileFormatError:
         raise
     except FileNotFoundError:
@@ -95,15 +111,43 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
         # Truncated or corrupt data raise these from the decoders.
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise FileFormatError(f"cannot read image {path!r}: {message}") from None
-    array = _to_array(picture, path)
-    return (array, _metadata(picture)) if metadata else array
+    array = _upright(array, orientation)
+    return (array, kept) if metadata else array
+
+
+def _refuse_turned_tiff(picture: Image.Image, path: str) -> None:
+    """Pillow 13 turns TIFF images upright as it loads them, and for orientations 5-8
+    (a quarter turn) it decodes 8/16-bit ones with width and height swapped: a
+    scrambled image of the wrong shape. Refuse those; float ones come out right."""
+    if picture.format == "TIFF" and picture.mode != "F" and \
+            picture.tag_v2.get(_ORIENTATION) in (5, 6, 7, 8):
+        raise FileFormatError(
+            f"image {path!r} is a TIFF with EXIF orientation "
+            f"{picture.tag_v2.get(_ORIENTATION)} (a quarter turn), which Pillow decodes "
+            f"scrambled for mode {picture.mode}; turn it upright with another tool first")
+
+
+def _upright(array: np.ndarray, orientation) -> np.ndarray:
+    """``array`` turned as EXIF ``orientation`` (1-8) says, by NumPy on the pixels (the
+    same as Pillow's exif_transpose, without a round trip through a Pillow image)."""
+    turned = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1],
+              4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+              6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+              8: lambda a: np.rot90(a, 1)}.get(orientation)
+    return array if turned is None else np.ascontiguousarray(turned(array))
 
 
 def _refuse_deep_colour(picture: Image.Image, path: str) -> None:
     """Pillow decodes 16-bit-per-channel colour (48/64-bit PNG and TIFF) into its 8-bit
-    RGB/RGBA modes, dropping the low bits; say so instead of filtering the remains."""
+    RGB/RGBA modes, dropping the low bits; say so instead of filtering the remains.
+    (Packed 16-bit pixels such as BMP's 5-6-5 "BGR;16" are 8-bit colour: fine.)"""
+    def deep(tile) -> bool:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        raw = next((a for a in args if isinstance(a, str)), "")
+        return raw.split(";")[0] in ("RGB", "RGBA", "RGBX", "RGBa") and ";16" in raw
+
     if picture.mode in ("RGB", "RGBA") and any(
-            ";16" in str(tile.args) for tile in getattr(picture, "tile", ())):
+            deep(tile) for tile in getattr(picture, "tile", ())):
         raise FileFormatError(
             f"image {path!r} has 16 bits per colour channel, which Pillow can only read as "
             f"8 bits; convert it to 8-bit colour or 16-bit gray first (sigconv will not "
@@ -151,21 +195,52 @@ def _to_array(picture: Image.Image, path: str) -> np.ndarray:
 def _format_for(path: str) -> str:
     extension = os.path.splitext(path)[1].lower()
     fmt = Image.registered_extensions().get(extension)
-    if fmt is None or fmt not in Image.SAVE:
+    if fmt not in _HOLDS or fmt not in Image.SAVE:
+        known = sorted(e for e, f in Image.registered_extensions().items() if f in _HOLDS)
         raise FileFormatError(f"cannot write images with extension {extension!r} "
-                              f"(output {path!r}); use e.g. .png, .tif, .jpg, .webp, .bmp")
+                              f"(output {path!r}); sigconv writes {', '.join(known)}")
     return fmt
 
 
-def check_writable(path: str | os.PathLike) -> str:
-    """Return the Pillow format name for ``path``'s extension, or raise FileFormatError.
+def _mode_of(array: np.ndarray) -> str:
+    if array.dtype == np.float64 and array.ndim == 2:
+        array = array[:0, :0].astype(np.float32)
+    channels = 0 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else -1)
+    mode = _WRITE_MODES.get((array.dtype.name, channels))
+    if mode is None:
+        raise InputTypeError(
+            f"cannot write an array of dtype {array.dtype} and shape {array.shape} as an "
+            f"image; use one of {sorted(f'{d} {_shape_name(c)}' for d, c in _WRITE_MODES)}")
+    return mode
+
+
+def check_writable(path: str | os.PathLike, like: np.ndarray | None = None) -> str:
+    """Return the Pillow format name for ``path``'s extension, or raise FileFormatError:
+    for an extension sigconv does not write, or, given ``like`` (an image array), for
+    a format that cannot hold that kind of image (16-bit gray in JPEG, say).
 
     Examples
     --------
     >>> check_writable("out.tif")
     'TIFF'
+    >>> check_writable("out.jpg", like=np.zeros((2, 2), np.uint16))
+    Traceback (most recent call last):
+    ...
+    sigconv._errors.FileFormatError: JPEG cannot hold 16-bit gray (output 'out.jpg'); write .png or .tif
     """
-    return _format_for(os.fspath(path))
+    path = os.fspath(path)
+    fmt = _format_for(path)
+    if like is not None:
+        _check_holds(fmt, _mode_of(np.asarray(like)), path)
+    return fmt
+
+
+def _check_holds(fmt: str, mode: str, path: str) -> None:
+    if fmt in _HOLDS and mode not in _HOLDS[fmt]:
+        better = " or ".join(ext for ext, f in ((".png", "PNG"), (".tif", "TIFF"))
+                             if mode in _HOLDS[f])
+        raise FileFormatError(f"{fmt} cannot hold {_MODE_NAMES[mode]} (output {path!r}); "
+                              f"write {better}")
 
 
 def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = None,
@@ -209,17 +284,13 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
     """
     path = os.fspath(path)
     array = np.asarray(image)
+    mode = _mode_of(array)
     if array.dtype == np.float64 and array.ndim == 2:
         array = array.astype(np.float32)
-    channels = 0 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else -1)
-    mode = _WRITE_MODES.get((array.dtype.name, channels))
-    if mode is None:
-        raise InputTypeError(
-            f"cannot write an array of dtype {array.dtype} and shape {array.shape} as an "
-            f"image; use one of {sorted(f'{d} {_shape_name(c)}' for d, c in _WRITE_MODES)}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InputError(f"cannot write an empty image of shape {array.shape}")
     fmt = format or _format_for(path)
+    _check_holds(fmt, mode, path)
     if mode == "I" and fmt == "PNG":  # PNG has no 32-bit gray; 16-bit if it fits
         if array.size and (array.min() < 0 or array.max() > 65535):
             raise FileFormatError(f"PNG holds at most 16-bit gray; values of {path!r} span "
@@ -231,6 +302,8 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
                     if fmt in _METADATA_FORMATS.get(key, ())})
     if fmt == "WEBP" and mode in ("LA",):
         picture = picture.convert("RGBA")
+    elif fmt == "WEBP" and mode == "L":
+        picture = picture.convert("RGB")
     try:
         picture.save(path, format=fmt, **options)
     except (OSError, ValueError, KeyError) as exc:

@@ -14,6 +14,7 @@ The constants are read-only arrays; copy them before changing them.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -201,11 +202,14 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
             data = np.load(path, allow_pickle=False)
         else:
             delimiter = "," if suffix == ".csv" else None
-            data = np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=2, comments="#")
+            with warnings.catch_warnings():     # an empty file: refused below, in one line
+                warnings.simplefilter("ignore", UserWarning)
+                data = np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=2,
+                                  comments="#")
     except (ValueError, OSError, EOFError) as exc:
         raise FileFormatError(f"cannot read kernel file {path!r}: {' '.join(str(exc).split())}") \
             from exc
-    return as_kernel(data, "kernel")
+    return as_kernel(data, f"kernel file {path!r}")
 
 
 def as_kernel(kernel: ArrayLike, name: str = "kernel") -> np.ndarray:

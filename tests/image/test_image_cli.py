@@ -108,15 +108,33 @@ def test_existing_output_needs_force_and_input_is_never_overwritten(rgb, tmp_pat
     (lambda d: ["filter", str(d / "in.png"), "--kernel", "blurry"], "neither a preset"),
     (lambda d: ["filter", str(d / "in.png"), "--kernel", str(d / "bad.csv")], "bad.csv"),
     (lambda d: ["filter", str(d / "in.png"), "--kernel", "edge", "--normalize"], "sum is 0"),
-    (lambda d: ["edges", str(d / "in.png"), "--operator", "laplacian", "--direction", "x"],
-     "direction"),
     (lambda d: ["edges", str(d / "float.tif"), "-o", str(d / "o.jpg")], "JPEG"),
-], ids=["missing", "not-image", "unknown-kernel", "bad-kernel-file", "zero-sum", "laplacian-x",
-        "float-to-jpeg"])
+    (lambda d: ["blur", str(d / "g16.png"), "-o", str(d / "o.webp"), "--sigma", "1"],
+     "WEBP cannot hold 16-bit gray (output '"),
+    (lambda d: ["blur", str(d / "g16.png"), "-o", str(d / "o.gif"), "--sigma", "1"], "GIF"),
+    (lambda d: ["blur", str(d / "float.tif"), "-o", str(d / "o.webp"), "--sigma", "1"],
+     "write .tif"),
+    (lambda d: ["blur", str(d / "rgba.png"), "-o", str(d / "o.bmp"), "--sigma", "1"],
+     "BMP cannot hold 8-bit RGB with alpha"),
+    (lambda d: ["blur", str(d / "rgba.png"), "-o", str(d / "o.ppm"), "--sigma", "1"], "PPM"),
+    (lambda d: ["blur", str(d / "in.png"), "-o", str(d / "o.ico"), "--sigma", "1"], "'.ico'"),
+    (lambda d: ["blur", str(d / "in.png"), "-o", str(d / "o.pdf"), "--sigma", "1"], "'.pdf'"),
+    (lambda d: ["blur", str(d / "in.png"), "-o", str(d), "--sigma", "1"], "is a directory"),
+    (lambda d: ["blur", "-", "--sigma", "1"], "standard input"),
+    (lambda d: ["blur", str(d / "in.png"), "-o", "-", "--sigma", "1"], "standard output"),
+    (lambda d: ["blur", str(d / "in.png"), "--sigma", "1e308"], "too large"),
+    (lambda d: ["filter", str(d / "in.png"), "--kernel", str(d / "empty.txt")], "empty.txt"),
+], ids=["missing", "not-image", "unknown-kernel", "bad-kernel-file", "zero-sum",
+        "float-to-jpeg", "16-bit-to-webp", "16-bit-to-gif", "float-to-webp", "rgba-to-bmp",
+        "rgba-to-ppm", "ico", "pdf", "output-directory", "stdin", "stdout", "huge-sigma",
+        "empty-kernel-file"])
 def test_bad_inputs_give_one_line_error_and_no_file(tmp_path, capsys, rgb, make_args, message):
     (tmp_path / "text.png").write_text("hello")
     (tmp_path / "bad.csv").write_text("1,2\nx,y\n")
+    (tmp_path / "empty.txt").write_text("# nothing here\n")
     si.write(tmp_path / "float.tif", np.zeros((4, 4), np.float32))
+    si.write(tmp_path / "g16.png", np.full((4, 4), 40000, np.uint16))
+    si.write(tmp_path / "rgba.png", np.full((4, 4, 4), 128, np.uint8))
     args = make_args(tmp_path)
     if "-o" not in args:
         args += ["-o", str(tmp_path / "o.png")]
@@ -137,6 +155,8 @@ def test_bad_inputs_give_one_line_error_and_no_file(tmp_path, capsys, rgb, make_
     ["blur", "in.png", "-o", "o.png", "--sigma", "1", "--border", "edge"],
     ["edges", "in.png", "-o", "o.png", "--operator", "canny"],
     ["filter", "in.png", "-o", "o.png"],                             # no --kernel
+    ["blur", "in.png", "-o", "o.png", "--box", "3", "--border", "constant", "--cval", "nan"],
+    ["edges", "in.png", "-o", "o.png", "--operator", "laplacian", "--direction", "x"],
 ])
 def test_usage_errors_exit_2(tmp_path, capsys, args):
     assert main(args) == 2
@@ -212,3 +232,79 @@ def test_colour_profile_resolution_and_exif_are_kept(tmp_path, ext):
         assert 0x0112 not in kept                            # no second rotation
         if ext != "webp":                                     # WebP has no resolution field
             assert round(written.info["dpi"][0]) == 300
+
+
+@pytest.mark.parametrize("ext, kinds", [
+    (".png", ["L", "LA", "RGB", "RGBA", "I;16"]), (".tif", ["L", "RGBA", "I;16", "F"]),
+    (".jpg", ["L", "RGB"]), (".bmp", ["L", "RGB"]), (".gif", ["L", "RGB"]),
+    (".webp", ["RGB", "RGBA"]), (".ppm", ["RGB"]), (".pgm", ["L", "I;16"]),
+])
+def test_each_format_writes_the_kinds_it_holds(tmp_path, ext, kinds):
+    arrays = {"L": np.full((6, 5), 100, np.uint8), "LA": np.full((6, 5, 2), 100, np.uint8),
+              "RGB": np.full((6, 5, 3), 100, np.uint8),
+              "RGBA": np.full((6, 5, 4), 100, np.uint8),
+              "I;16": np.full((6, 5), 40000, np.uint16), "F": np.full((6, 5), 0.25, np.float32)}
+    for kind in kinds:
+        src = tmp_path / f"{kind.replace(';', '')}.tif"
+        si.write(src, arrays[kind])
+        out = tmp_path / f"out_{kind.replace(';', '')}{ext}"
+        assert main(["blur", str(src), "-o", str(out), "--sigma", "1", "--quiet"]) == 0
+        back = si.read(out)
+        assert back.shape[:2] == (6, 5)
+        if ext in (".png", ".tif", ".pgm") or kind in ("L",) and ext != ".gif":
+            np.testing.assert_allclose(back.astype(float), arrays[kind].astype(float), atol=2)
+
+
+def test_sigterm_during_the_write_leaves_no_temporary_file(tmp_path):
+    """SIGTERM (timeout, kill, CI cancelling) cleans up like Ctrl-C does."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    src = tmp_path / "big.tif"
+    si.write(src, np.random.default_rng(0).random((3000, 3000)).astype(np.float32))
+    code = ("import sys; from sigconv_cli.main import main; from sigconv import image\n"
+            "import time\n"
+            "real = image.write\n"
+            "def slow(*a, **k):\n"
+            "    print('writing', flush=True); real(*a, **k); time.sleep(30)\n"
+            "image.write = slow\n"
+            f"sys.exit(main(['blur', {str(src)!r}, '-o', {str(tmp_path / 'out.tif')!r},"
+            " '--sigma', '1']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip() == "sigconv: error: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_library_warnings_become_one_line_and_quiet_hides_them(tmp_path, capsys, rgb,
+                                                                monkeypatch):
+    import warnings
+
+    from sigconv import image as image_module
+
+    real = image_module.read
+
+    def noisy(*args, **kwargs):
+        warnings.warn("a long\nwarning", RuntimeWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(image_module, "read", noisy)
+    out = tmp_path / "o.png"
+    assert main(["blur", str(rgb), "-o", str(out), "--sigma", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "sigconv: warning: a long warning" in err
+    assert main(["blur", str(rgb), "-o", str(out), "--sigma", "1", "--force", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_help_of_each_image_command_names_only_its_options(capsys):
+    for command, absent in (("edges", "--box"), ("filter", "--box"), ("blur", "progress")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert absent not in capsys.readouterr().out

@@ -705,3 +705,11 @@ def test_huge_kernels_on_small_images_cost_no_more_than_the_image():
     assert _lsb_error(si.box(img, 20001), want) <= 0.5 + 1e-6
     with pytest.raises(InputError, match="too large"):
         si.gaussian(img, 1e308)
+
+
+def test_non_finite_outside_value_for_integer_images_is_refused():
+    img = _image((10, 10), np.uint8)
+    with pytest.raises(InputError, match="cval must be finite"):
+        si.box(img, 3, border="constant", cval=np.nan)
+    out = si.box(img.astype(np.float32), 3, border="constant", cval=np.nan)
+    assert np.isnan(out[0, 0]) and np.isfinite(out[5, 5])   # NaN padding: float images

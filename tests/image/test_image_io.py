@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sigconv import FileFormatError, InputTypeError
 from sigconv import image as si
@@ -125,6 +125,54 @@ def test_exif_orientation_applied(tmp_path, orientation, transform):
     exif[0x0112] = orientation
     Image.fromarray(stored).save(tmp_path / "o.png", exif=exif)
     np.testing.assert_array_equal(si.read(tmp_path / "o.png"), transform(stored))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_as_pillow_turns_it(tmp_path, orientation):
+    stored = np.arange(6 * 10, dtype=np.uint8).reshape(6, 10)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / "o.png", exif=exif)
+    with Image.open(tmp_path / "o.png") as picture:
+        want = np.asarray(ImageOps.exif_transpose(picture))
+    np.testing.assert_array_equal(si.read(tmp_path / "o.png"), want)
+    _, meta = si.read(tmp_path / "o.png", metadata=True)
+    kept = Image.Exif()
+    if "exif" in meta:
+        kept.load(meta["exif"])
+    assert 0x0112 not in kept          # the pixels are upright: no orientation passed on
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_quarter_turned_tiff_is_refused_unless_pillow_decodes_it_right(tmp_path, dtype):
+    """Pillow 13 decodes 8/16-bit TIFF images with orientation 5-8 with width and
+    height swapped (scrambled); float ones come out right."""
+    stored = np.arange(3 * 4, dtype=dtype).reshape(3, 4)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "o.tif", exif=exif)
+    if dtype == np.float32:
+        np.testing.assert_array_equal(si.read(tmp_path / "o.tif"), np.rot90(stored, -1))
+    else:
+        with pytest.raises(FileFormatError, match="orientation 6"):
+            si.read(tmp_path / "o.tif")
+
+
+def test_packed_16_bit_bmp_is_read_as_8_bit_colour(tmp_path):
+    """A 5-6-5 BMP ("BGR;16" to Pillow) is ordinary 8-bit colour, not 16 bits per channel."""
+    import struct
+    width, height = 4, 2
+    pixels = [0xF800, 0x07E0, 0x001F, 0xFFFF] * height          # red, green, blue, white
+    rows = b"".join(struct.pack("<4H", *pixels[r * 4:r * 4 + 4]) for r in range(height))
+    header = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 16, 3, len(rows), 2835, 2835,
+                         0, 0) + struct.pack("<3I", 0xF800, 0x07E0, 0x001F)
+    offset = 14 + len(header)
+    (tmp_path / "565.bmp").write_bytes(b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0,
+                                                            offset) + header + rows)
+    img = si.read(tmp_path / "565.bmp")
+    assert img.shape == (2, 4, 3) and img.dtype == np.uint8
+    np.testing.assert_array_equal(img[0, :, 0] > 200, [True, False, False, True])
+    np.testing.assert_array_equal(img[0, :, 1] > 200, [False, True, False, True])
 
 
 def test_bundled_images_have_their_kinds():
