@@ -97,6 +97,7 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
             orientation = opened.getexif().get(_ORIENTATION, 1)
             array = _to_array(opened, path)
             kept = _metadata(opened) if metadata else None
+            picture_tags = dict(opened.tag_v2) if opened.format == "TIFF" else None
     except FileFormatError:
         raise
     except FileNotFoundError:
@@ -111,8 +112,20 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
         # Truncated or corrupt data raise these from the decoders.
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise FileFormatError(f"cannot read image {path!r}: {message}") from None
+    if array.dtype == np.int32 and array.size and array.min() < 0 and \
+            _unsigned_32(picture_tags):
+        raise FileFormatError(f"image {path!r} holds unsigned 32-bit samples, which Pillow "
+                              f"reads as signed ones (values above 2**31 - 1 wrap); "
+                              f"convert it to 16-bit or float first")
     array = _upright(array, orientation)
     return (array, kept) if metadata else array
+
+
+def _unsigned_32(tags) -> bool:
+    """TIFF tags say unsigned 32-bit integer samples (SampleFormat 1, 32 bits)."""
+    def first(value):
+        return value[0] if isinstance(value, tuple) and value else value
+    return tags is not None and first(tags.get(339, 1)) == 1 and first(tags.get(258)) == 32
 
 
 def _refuse_turned_tiff(picture: Image.Image, path: str) -> None:

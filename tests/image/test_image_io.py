@@ -253,3 +253,18 @@ def test_16_bit_colour_is_refused_not_truncated(tmp_path):
         si.read(source)
     assert main(["blur", str(source), "-o", str(tmp_path / "out.png"), "--sigma", "1"]) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+def test_unsigned_32_bit_tiff_that_pillow_would_wrap_is_refused(tmp_path):
+    def unsigned(values, name):
+        Image.fromarray(np.array(values, np.int32)).save(tmp_path / name)
+        data = (tmp_path / name).read_bytes()
+        signed = b"\x53\x01\x03\x00\x01\x00\x00\x00\x02\x00"    # SampleFormat = 2 (int)
+        assert data.count(signed) == 1
+        (tmp_path / name).write_bytes(data.replace(signed, signed[:8] + b"\x01\x00"))
+        return tmp_path / name
+
+    with pytest.raises(FileFormatError, match="unsigned 32-bit"):
+        si.read(unsigned([[1, 2], [3, 4000000000 - 2**32]], "big.tif"))   # 4e9 as stored
+    np.testing.assert_array_equal(si.read(unsigned([[1, 2], [3, 4]], "small.tif")),
+                                  [[1, 2], [3, 4]])
