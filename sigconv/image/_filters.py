@@ -955,9 +955,10 @@ def _box_valid(x: np.ndarray, shape: tuple[int, int], work: np.dtype,
     over thousands of rows). Down the columns, the chain's whole-block passes beat a
     running sum row by row, whose Python loop two strip threads contend for (RGB
     3840x2160, 15x15, two threads, A/B: 58-60 ms against 66-71). The block is only
-    read. The division by the window area comes last, once, written into ``out`` (the
-    output's strip) when given and the result needs no float rounding: then None is
-    returned. The intermediate sums live in ``scratch`` when given.
+    read. Integer sums are divided by the window area last, float blocks scaled by
+    1 / area first (see below); the result goes straight into ``out`` (the output's
+    strip) when given and it needs no float rounding: then None is returned. The
+    intermediate sums live in ``scratch`` when given.
     """
     scratch = scratch or _Scratch()
     integer = exact is not None and x.dtype.kind in "uib"
