@@ -172,6 +172,10 @@ _METADATA_FORMATS = {"icc_profile": ("PNG", "JPEG", "TIFF", "WEBP"),
                      "dpi": ("PNG", "JPEG", "TIFF", "BMP"),
                      "exif": ("PNG", "JPEG", "TIFF", "WEBP")}
 _ORIENTATION = 0x0112
+# TIFF tags of the file's own layout (size, samples, compression, strips and tiles,
+# colour map): meaningless, or wrong, in the EXIF data of another file.
+_TIFF_LAYOUT = (256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323,
+                324, 325, 338, 339, 340, 341, 530, 531, 532)
 
 
 def _metadata(picture: Image.Image) -> dict:
@@ -182,6 +186,9 @@ def _metadata(picture: Image.Image) -> dict:
         kept["dpi"] = tuple(float(d) for d in picture.info["dpi"])
     exif = picture.getexif()
     exif.pop(_ORIENTATION, None)            # the pixels are upright now
+    if picture.format == "TIFF":            # a TIFF's EXIF is its whole first IFD:
+        for tag in _TIFF_LAYOUT:            # drop what describes that file's layout
+            exif.pop(tag, None)
     if len(exif):
         kept["exif"] = exif.tobytes()
     return kept

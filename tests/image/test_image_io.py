@@ -268,3 +268,19 @@ def test_unsigned_32_bit_tiff_that_pillow_would_wrap_is_refused(tmp_path):
         si.read(unsigned([[1, 2], [3, 4000000000 - 2**32]], "big.tif"))   # 4e9 as stored
     np.testing.assert_array_equal(si.read(unsigned([[1, 2], [3, 4]], "small.tif")),
                                   [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("source", [".tif", ".png", ".jpg"])
+def test_camera_exif_is_carried_over_without_the_source_files_layout(tmp_path, source):
+    picture = Image.fromarray(np.zeros((4, 5), np.uint8))
+    exif = picture.getexif()
+    exif[0x010F], exif[0x0110] = "CamMaker", "CamModel"
+    picture.save(tmp_path / f"in{source}", exif=exif.tobytes())
+    pixels, meta = si.read(tmp_path / f"in{source}", metadata=True)
+    for out in ("o.png", "o.tif", "o.jpg"):
+        si.write(tmp_path / out, pixels, metadata=meta)
+        with Image.open(tmp_path / out) as written:
+            tags = dict(written.getexif())
+        assert tags.get(0x010F) == "CamMaker" and tags.get(0x0110) == "CamModel"
+        if out != "o.tif":                      # a TIFF's own layout tags are its own
+            assert not set(tags) & {256, 257, 273, 279}
