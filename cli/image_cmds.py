@@ -12,6 +12,7 @@ import math
 import os
 
 from sigconv import image
+from sigconv._errors import FileFormatError
 from sigconv._io import atomic_output, check_output_path
 
 from ._common import UsageError, add_output_options, note
@@ -122,7 +123,11 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
     result = function(pixels, *positional, border=args.border, cval=args.cval,
                       method=args.method, workers=args.workers, **options)
     with atomic_output(args.output) as tmp:
-        image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
+        try:
+            image.write(tmp, result, format=image.check_writable(args.output),
+                        metadata=metadata)
+        except (FileFormatError, OSError) as exc:   # name the output, not the temp file
+            raise FileFormatError(str(exc).replace(tmp, args.output)) from None
     shape = "x".join(str(n) for n in pixels.shape[1::-1])
     note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
     return 0

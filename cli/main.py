@@ -37,6 +37,7 @@ class _Terminated(BaseException):
 
 
 def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # one is enough: no second traceback
     raise _Terminated
 
 
@@ -64,12 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    from sigconv._errors import SigconvError
-
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:              # not the main thread (main() called from a thread)
         previous = None
+    terminated = False
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:       # also while sigconv and NumPy are being imported
+        print("sigconv: error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        terminated = True           # SIGTERM stays ignored: the process is on its way out,
+        print("sigconv: error: terminated", file=sys.stderr)  # and a second one must
+        return EXIT_TERMINATED      # not kill it before it reports
+    finally:
+        if previous is not None and not terminated:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    from sigconv._errors import SigconvError
+
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -84,19 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"sigconv: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("sigconv: error: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except _Terminated:
-        print("sigconv: error: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
     except (SigconvError, OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"sigconv: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
-    finally:
-        if previous is not None:
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -177,6 +177,9 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
     array([[0, 3, 3, 3, 0]], dtype=uint8)
     """
     sy, sx = _pair(size, "size", integer=True)
+    if max(sy, sx) > 2 * _k.MAX_RADIUS + 1:
+        raise InputError(f"box size {max(sy, sx)} is too large: beyond "
+                         f"{2 * _k.MAX_RADIUS + 1} pixels")
     _choice(method, _METHODS, "method")
     if method != "auto":
         passes = [np.full((sy, 1), 1 / sy), np.full((1, sx), 1 / sx)]
@@ -563,6 +566,7 @@ def _clip_range(dtype: np.dtype, work: np.dtype) -> tuple[float, float]:
 # (a few MB of float32, so the temporaries of one strip stay in cache and are not
 # page-faulted in afresh), the strips shared between threads.
 _STRIP_SAMPLES = 1 << 19
+_MIN_STRIPS = 4
 
 
 def _threads(workers: int | None) -> int:
@@ -636,11 +640,12 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     row_samples = padded[0].size
     rows = max(_STRIP_SAMPLES // max(row_samples, 1), 4 * reach, 16)
     starts = list(range(0, height, rows))
-    # Small image: enough strips to keep every CPU busy; counted from the CPUs, not
-    # ``workers``, so that the strips (and the engine's choices for them, which round
-    # differently) and hence the result do not depend on ``workers``.
-    if len(starts) < 2 * _threads(None):
-        rows = max(-(-height // (2 * _threads(None))), 2 * reach, 8)
+    # Small image: a few strips, to keep some threads busy. Their number is fixed, not
+    # counted from ``workers`` or the CPUs, so that the strips (and the engine's choices
+    # for them, which round differently) and hence the result depend on the image and
+    # the kernel only, not on the machine or the thread count.
+    if len(starts) < _MIN_STRIPS:
+        rows = max(-(-height // _MIN_STRIPS), 2 * reach, 8)
         starts = list(range(0, height, rows))
 
     convert = raw_integers is None or has_alpha or padded.dtype.kind not in "ui"

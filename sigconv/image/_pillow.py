@@ -48,6 +48,10 @@ _HOLDS = {"PNG": ("L", "LA", "RGB", "RGBA", "I;16", "I"),   # I: as 16-bit when 
           "TIFF": ("L", "LA", "RGB", "RGBA", "I;16", "I", "F"),
           "JPEG": ("L", "RGB"), "BMP": ("L", "RGB"), "GIF": ("L", "RGB"),
           "WEBP": ("L", "LA", "RGB", "RGBA"), "PPM": ("L", "RGB", "I;16")}
+# Netpbm: Pillow writes a graymap or a pixmap whatever the extension says; keep each
+# extension to its own kind (.pbm is bilevel and .pfm float: not written).
+_EXTENSION_HOLDS = {".pgm": ("L", "I;16"), ".ppm": ("RGB",), ".pnm": ("L", "RGB", "I;16")}
+_REFUSED_EXTENSIONS = (".pbm", ".pfm")
 _MODE_NAMES = {"L": "8-bit gray", "LA": "8-bit gray with alpha", "RGB": "8-bit RGB",
                "RGBA": "8-bit RGB with alpha", "I;16": "16-bit gray",
                "I": "32-bit integer gray", "F": "32-bit float gray"}
@@ -198,7 +202,9 @@ def _to_array(picture: Image.Image, path: str) -> np.ndarray:
     mode = picture.mode
     if mode == "P":
         has_alpha = "transparency" in picture.info or picture.palette.mode == "RGBA"
-        mode = "RGBA" if has_alpha else "RGB"
+        mode = "RGBA" if has_alpha else "L" if _gray_palette(picture) else "RGB"
+    elif mode == "I" and picture.format == "PPM":
+        return np.asarray(picture).astype(np.uint16)    # 16-bit PGM: maxval <= 65535
     else:
         mode = _CONVERT.get(mode, mode)
     if mode not in _NATIVE:
@@ -212,11 +218,27 @@ def _to_array(picture: Image.Image, path: str) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("="), copy=False)
 
 
+def _gray_palette(picture: Image.Image) -> bool:
+    """Whether every colour of a palette image's palette is a gray (R = G = B): such
+    images (GIF, palette PNG) are read as 8-bit gray, so gray written to GIF comes back
+    gray."""
+    palette = picture.getpalette("RGB") or []
+    entries = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    used = np.unique(np.asarray(picture))
+    entries = entries[used[used < len(entries)]]
+    return bool(entries.size) and bool((entries == entries[:, :1]).all())
+
+
+def _extension(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
 def _format_for(path: str) -> str:
-    extension = os.path.splitext(path)[1].lower()
+    extension = _extension(path)
     fmt = Image.registered_extensions().get(extension)
-    if fmt not in _HOLDS or fmt not in Image.SAVE:
-        known = sorted(e for e, f in Image.registered_extensions().items() if f in _HOLDS)
+    if fmt not in _HOLDS or fmt not in Image.SAVE or extension in _REFUSED_EXTENSIONS:
+        known = sorted(e for e, f in Image.registered_extensions().items()
+                       if f in _HOLDS and e not in _REFUSED_EXTENSIONS)
         raise FileFormatError(f"cannot write images with extension {extension!r} "
                               f"(output {path!r}); sigconv writes {', '.join(known)}")
     return fmt
@@ -251,12 +273,24 @@ def check_writable(path: str | os.PathLike, like: np.ndarray | None = None) -> s
     path = os.fspath(path)
     fmt = _format_for(path)
     if like is not None:
-        _check_holds(fmt, _mode_of(np.asarray(like)), path)
+        like = np.asarray(like)
+        mode = _mode_of(like)
+        _check_holds(fmt, mode, path)
+        if mode == "I" and fmt == "PNG":
+            _check_16_bit(like, path)
     return fmt
 
 
+def _check_16_bit(array: np.ndarray, path: str) -> None:
+    """PNG writes 32-bit integer gray as 16-bit: only values 0..65535."""
+    if array.size and (array.min() < 0 or array.max() > 65535):
+        raise FileFormatError(f"PNG holds at most 16-bit gray; values of {path!r} span "
+                              f"[{array.min()}, {array.max()}] (use .tif)")
+
+
 def _check_holds(fmt: str, mode: str, path: str) -> None:
-    if fmt in _HOLDS and mode not in _HOLDS[fmt]:
+    holds = _EXTENSION_HOLDS.get(_extension(path), _HOLDS.get(fmt))
+    if holds is not None and mode not in holds:
         better = " or ".join(ext for ext, f in ((".png", "PNG"), (".tif", "TIFF"))
                              if mode in _HOLDS[f])
         raise FileFormatError(f"{fmt} cannot hold {_MODE_NAMES[mode]} (output {path!r}); "
@@ -312,9 +346,7 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
     fmt = format or _format_for(path)
     _check_holds(fmt, mode, path)
     if mode == "I" and fmt == "PNG":  # PNG has no 32-bit gray; 16-bit if it fits
-        if array.size and (array.min() < 0 or array.max() > 65535):
-            raise FileFormatError(f"PNG holds at most 16-bit gray; values of {path!r} span "
-                                  f"[{array.min()}, {array.max()}] (use .tif)")
+        _check_16_bit(array, path)
         array, mode = array.astype(np.uint16), "I;16"
     picture = Image.fromarray(np.ascontiguousarray(array))
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}

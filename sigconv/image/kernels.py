@@ -76,10 +76,11 @@ PRESETS: dict[str, np.ndarray] = {"sharpen": SHARPEN, "emboss": EMBOSS, "box3": 
 _KERNEL_SUFFIXES = (".txt", ".csv", ".npy")
 
 
-# The longest kernel radius gaussian_kernel1d makes (float64 weights: 256 MB). Any
-# image is filtered with at most a (2 * size + 1)-tap fold of a kernel (see
-# sigconv.image's filters), so longer kernels only cost the time to fold them.
-_MAX_RADIUS = 1 << 24
+# The longest kernel radius sigconv.image makes (Gaussian, box): 2**20 pixels, beyond
+# any image's width. Any image is filtered with at most a (2 * size + 1)-tap fold of a
+# kernel (see sigconv.image's filters), so a longer kernel would only cost the time and
+# memory to make and fold it (a 10**9 box grew to 24 GB before).
+MAX_RADIUS = 1 << 20
 
 
 def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
@@ -110,9 +111,9 @@ def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     if sigma == 0:
         return np.ones(1)
     reach = truncate * sigma + 0.5
-    if not reach <= _MAX_RADIUS:
+    if not reach <= MAX_RADIUS:
         raise InputError(f"sigma {sigma:g} (truncate {truncate:g}) is too large: the kernel "
-                         f"would reach {reach:.3g} pixels, beyond {_MAX_RADIUS:g}")
+                         f"would reach {reach:.3g} pixels, beyond {MAX_RADIUS}")
     radius = int(reach)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 * (x / sigma) ** 2)

@@ -190,7 +190,59 @@ def test_every_bundled_image_kind_keeps_its_kind(tmp_path, name, command):
     out = tmp_path / f"out{source.suffix}"
     assert main([command[0], str(source), "-o", str(out), "--quiet", *command[1:]]) == 0
     before, after = si.read(source), si.read(out)
+    if name.endswith(".gif") and command == ["edges"]:
+        # a luminance edge map is gray: a GIF's gray palette reads back as 8-bit gray
+        assert after.dtype == before.dtype and after.shape == before.shape[:2]
+        return
     assert after.dtype == before.dtype and after.shape == before.shape
+
+
+def test_gray_written_to_gif_reads_back_gray(tmp_path):
+    gray = np.arange(40, dtype=np.uint8).reshape(5, 8) * 6
+    si.write(tmp_path / "g.png", gray)
+    assert main(["blur", str(tmp_path / "g.png"), "-o", str(tmp_path / "g.gif"),
+                 "--sigma", "0", "--quiet"]) == 0
+    np.testing.assert_array_equal(si.read(tmp_path / "g.gif"), gray)
+    colour = np.dstack([gray, gray[::-1], gray])
+    si.write(tmp_path / "c.gif", colour)
+    assert si.read(tmp_path / "c.gif").shape == (5, 8, 3)
+
+
+def test_16_bit_pgm_round_trips_through_the_command_line(tmp_path):
+    deep = (np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000)
+    si.write(tmp_path / "d.pgm", deep)
+    assert si.read(tmp_path / "d.pgm").dtype == np.uint16
+    assert main(["blur", str(tmp_path / "d.pgm"), "-o", str(tmp_path / "e.pgm"),
+                 "--sigma", "0", "--quiet"]) == 0
+    np.testing.assert_array_equal(si.read(tmp_path / "e.pgm"), deep)
+    for ext in (".pbm", ".pfm"):
+        assert main(["blur", str(tmp_path / "d.pgm"), "-o", str(tmp_path / f"f{ext}"),
+                     "--sigma", "0", "--quiet"]) == 1
+    assert main(["blur", str(tmp_path / "d.pgm"), "-o", str(tmp_path / "f.ppm"),
+                 "--sigma", "0", "--quiet"]) == 1          # .ppm is colour: .pgm or .pnm
+
+
+def test_png_range_of_32_bit_gray_is_checked_before_filtering(tmp_path, capsys):
+    si.write(tmp_path / "i.tif", np.array([[-5, 70000], [1, 2]], np.int32))
+    assert main(["blur", str(tmp_path / "i.tif"), "-o", str(tmp_path / "o.png"),
+                 "--sigma", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"'{tmp_path / 'o.png'}'" in err and ".sigconv-" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.tif"]
+
+
+def test_write_errors_name_the_output_not_the_temporary_file(rgb, tmp_path, capsys,
+                                                             monkeypatch):
+    from sigconv import FileFormatError
+
+    def failing(path, *args, **kwargs):
+        raise FileFormatError(f"cannot write {str(path)!r}: disk full")
+
+    monkeypatch.setattr(si, "write", failing)
+    out = tmp_path / "o.png"
+    assert main(["blur", str(rgb), "-o", str(out), "--sigma", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write '{out}': disk full" in err and ".sigconv-" not in err
 
 
 def test_workers_option_gives_the_same_image(tmp_path):
@@ -308,3 +360,46 @@ def test_help_of_each_image_command_names_only_its_options(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert absent not in capsys.readouterr().out
+
+
+def test_repeated_sigterm_still_gives_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    src = tmp_path / "big.tif"
+    si.write(src, np.random.default_rng(1).random((2000, 2000)).astype(np.float32))
+    code = ("import sys, time; from sigconv_cli.main import main; from sigconv import image\n"
+            "real = image.write\n"
+            "def slow(*a, **k):\n"
+            "    print('writing', flush=True); real(*a, **k); time.sleep(30)\n"
+            "image.write = slow\n"
+            f"sys.exit(main(['blur', {str(src)!r}, '-o', {str(tmp_path / 'out.tif')!r},"
+            " '--sigma', '1']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    for _ in range(5):
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.002)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip() == "sigconv: error: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_interrupt_before_any_work_is_one_line(monkeypatch, capsys):
+    import sigconv_cli.main as cli_main
+
+    def interrupted(argv):
+        raise KeyboardInterrupt          # e.g. Ctrl-C while NumPy is being imported
+
+    monkeypatch.setattr(cli_main, "_main", interrupted)
+    assert cli_main.main(["info"]) == 130
+    assert capsys.readouterr().err == "sigconv: error: interrupted\n"
+
+
+def test_absurd_box_sizes_are_refused_at_once(tmp_path, capsys):
+    si.write(tmp_path / "s.png", np.zeros((12, 17), np.uint8))
+    assert main(["blur", str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
+                 "--box", "1000000000"]) == 1
+    assert "too large" in capsys.readouterr().err

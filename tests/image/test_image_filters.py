@@ -713,3 +713,14 @@ def test_non_finite_outside_value_for_integer_images_is_refused():
         si.box(img, 3, border="constant", cval=np.nan)
     out = si.box(img.astype(np.float32), 3, border="constant", cval=np.nan)
     assert np.isnan(out[0, 0]) and np.isfinite(out[5, 5])   # NaN padding: float images
+
+
+def test_results_do_not_depend_on_the_cpus_either(monkeypatch):
+    img = RNG.random((300, 400)).astype(np.float32)
+    k = np.arange(35.0).reshape(5, 7) / 600
+    results = []
+    for cpus in ({0}, set(range(16))):
+        monkeypatch.setattr(_filters.os, "sched_getaffinity", lambda pid, c=cpus: c)
+        results.append([si.gaussian(img, 3), si.filter(img, k, workers=1)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
