@@ -10,9 +10,10 @@ Pillow mode (on reading)   array               written as
 ``LA``, ``La``             (H, W, 2) uint8     ``LA``
 ``RGB``, ``YCbCr``, ...    (H, W, 3) uint8     ``RGB`` (CMYK, YCbCr, LAB, HSV converted)
 ``RGBA``, ``RGBa``, ``PA`` (H, W, 4) uint8     ``RGBA``
-``P``                      RGB or RGBA         ``RGBA`` if the palette has transparency
+``P``                      L, RGB or RGBA      L if every colour is gray; RGBA with transparency
 ``I;16`` (any byte order)  (H, W) uint16       ``I;16``
-``I``                      (H, W) int32        ``I`` (``I;16`` for PNG when in range)
+``I``                      (H, W) int32        ``I`` (``I;16`` for PNG when in range;
+                                               a 16-bit PGM reads as uint16)
 ``F``                      (H, W) float32      ``F``
 =========================  ==================  ========================================
 """
