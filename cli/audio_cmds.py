@@ -8,7 +8,14 @@ import sys
 
 from sigconv._io import atomic_output, check_output_path
 
-from ._common import add_output_options, note
+from ._common import (
+    add_output_options,
+    finite_float,
+    naming_output,
+    note,
+    positive_float,
+    positive_int,
+)
 
 _IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
 _DEFAULT_TARGET = "-1dBFS"
@@ -26,9 +33,9 @@ def register(subparsers) -> None:
     rev.add_argument("input", metavar="INPUT", help="dry audio file (WAV, FLAC, OGG, AIFF, ...)")
     rev.add_argument("ir", metavar="IR", help="impulse response file: mono, stereo (L->L, "
                      "R->R) or 4-channel true stereo (LL, LR, RL, RR)")
-    rev.add_argument("--wet", type=float, default=0.35, help="gain of the reverb (default 0.35)")
-    rev.add_argument("--dry", type=float, default=1.0, help="gain of the dry signal (default 1)")
-    rev.add_argument("--predelay-ms", type=float, default=0.0, metavar="MS",
+    rev.add_argument("--wet", type=finite_float, default=0.35, help="gain of the reverb (default 0.35)")
+    rev.add_argument("--dry", type=finite_float, default=1.0, help="gain of the dry signal (default 1)")
+    rev.add_argument("--predelay-ms", type=finite_float, default=0.0, metavar="MS",
                      help="delay of the reverb in milliseconds (default 0)")
     rev.add_argument("--ir-norm", choices=_IR_NORMS, default="energy",
                      help="IR normalisation: energy (default; unit power gain, so levels "
@@ -43,11 +50,11 @@ def register(subparsers) -> None:
                     "through the convolution engine. Samples clipped by integer output are "
                     "reported even with --quiet.")
     ech.add_argument("input", metavar="INPUT", help="audio file")
-    ech.add_argument("--delay", type=float, required=True, metavar="SECONDS",
+    ech.add_argument("--delay", type=positive_float, required=True, metavar="SECONDS",
                      help="time between repeats in seconds")
-    ech.add_argument("--decay", type=float, default=0.5,
+    ech.add_argument("--decay", type=finite_float, default=0.5,
                      help="gain of each repeat relative to the previous (0..1, default 0.5)")
-    ech.add_argument("--repeats", type=int, default=4, help="number of echoes (default 4)")
+    ech.add_argument("--repeats", type=positive_int, default=4, help="number of echoes (default 4)")
     _add_render_options(ech, "the echoes past the input's end")
     ech.set_defaults(run=run_echo)
 
@@ -68,9 +75,9 @@ def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None
     parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                         help="process block by block with bounded memory (default: for "
                              "inputs longer than about 45 s of stereo)")
-    parser.add_argument("--block-size", type=int, default=None, metavar="FRAMES",
+    parser.add_argument("--block-size", type=positive_int, default=None, metavar="FRAMES",
                         help="frames per streamed block (default: from the IR length)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="FFT threads (default: all cores)")
     add_output_options(parser)
 
@@ -79,7 +86,7 @@ def run_reverb(args: argparse.Namespace) -> int:
     from sigconv.audio import reverb_file
 
     check_output_path(args.output, [args.input, args.ir], force=args.force)
-    with atomic_output(args.output) as tmp:
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
         report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
                              predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
                              tail=args.tail, normalize=args.normalize, subtype=args.subtype,
@@ -94,7 +101,7 @@ def run_echo(args: argparse.Namespace) -> int:
     from sigconv.audio import echo_file
 
     check_output_path(args.output, [args.input], force=args.force)
-    with atomic_output(args.output) as tmp:
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
         report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
                            repeats=args.repeats, tail=args.tail, normalize=args.normalize,
                            subtype=args.subtype, dither=args.dither, stream=args.stream,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
 import numpy as np
 
-from ._common import add_output_options, note
+from ._common import add_output_options, naming_output, note, positive_int
 
 _ARRAY_EXTS = (".npy", ".csv", ".txt")
 
@@ -19,16 +20,17 @@ def register(sub) -> None:
 
     p = sub.add_parser("calibrate",
                        help="measure this machine's cost constants and FFTW plans")
-    p.add_argument("--seconds", type=float, default=60.0,
+    p.add_argument("--seconds", type=_seconds, default=60.0,
                    help="time cap for FFTW plan measurement (default 60; 0 skips it)")
-    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress notes")
     p.set_defaults(run=run_calibrate)
 
     p = sub.add_parser("convolve", help="convolve two arrays stored in .npy/.csv/.txt files")
     p.add_argument("a", metavar="A", help="first array (.npy, .csv or whitespace .txt)")
     p.add_argument("b", metavar="B", help="second array (kernel)")
-    add_output_options(p)
+    add_output_options(p, progress=False)
     p.add_argument("--mode", default="full", choices=["full", "same", "valid"])
     p.add_argument("--method", default="auto", choices=["auto", "direct", "fft", "oa"])
     p.add_argument("--correlate", action="store_true",
@@ -125,6 +127,9 @@ def _write_array(path: str, arr: np.ndarray) -> None:
 
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
+        if arr.dtype == object:
+            raise InputError("the exact result holds integers beyond int64, which .npy "
+                             "stores only as pickled objects; write .csv or .txt instead")
         with open(path, "wb") as fh:
             np.save(fh, arr, allow_pickle=False)
         return
@@ -132,6 +137,13 @@ def _write_array(path: str, arr: np.ndarray) -> None:
         raise InputError(f"complex results need a .npy output, not {ext!r}")
     if arr.ndim > 2:
         raise InputError(f"a {arr.ndim}-d result needs a .npy output, not {ext!r}")
+    if arr.dtype == object:            # exact integers beyond int64: written digit for digit
+        lines = np.atleast_1d(arr)
+        lines = lines.reshape(-1, 1) if lines.ndim == 1 else lines   # as np.savetxt lays out
+        sep = "," if ext == ".csv" else " "
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.writelines(sep.join(str(int(v)) for v in row) + "\n" for row in lines)
+        return
     fmt = "%d" if arr.dtype.kind in "biu" else "%.17g"
     np.savetxt(path, np.atleast_1d(arr), fmt=fmt, delimiter="," if ext == ".csv" else " ")
 
@@ -141,11 +153,11 @@ def run_convolve(args: argparse.Namespace) -> int:
     from sigconv import InputError
     from sigconv._io import atomic_output, check_output_path
 
+    check_output_path(args.output, [args.a, args.b], force=args.force)
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in _ARRAY_EXTS:
         raise InputError(f"output {args.output!r}: unsupported array file type {ext!r} "
                          f"(use one of {', '.join(_ARRAY_EXTS)})")
-    check_output_path(args.output, [args.a, args.b], force=args.force)
     a, b = _read_array(args.a), _read_array(args.b)
     fn = sigconv.correlate if args.correlate else sigconv.convolve
     if args.explain:
@@ -153,7 +165,17 @@ def run_convolve(args: argparse.Namespace) -> int:
         plan = sigconv.explain(a, k, args.mode, args.method)
         print(f"sigconv: plan {plan}", file=sys.stderr)
     out = fn(a, b, args.mode, args.method)
-    with atomic_output(args.output) as tmp:
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
         _write_array(tmp, np.asarray(out))
     note(args, f"wrote {args.output} ({'x'.join(map(str, np.shape(out)))} {out.dtype})")
     return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
+    return value

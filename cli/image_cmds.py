@@ -8,14 +8,12 @@ bit depth. Errors propagate to :func:`sigconv_cli.main.main`, which reports them
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 from sigconv import image
-from sigconv._errors import FileFormatError
 from sigconv._io import atomic_output, check_output_path
 
-from ._common import UsageError, add_output_options, note
+from ._common import UsageError, add_output_options, finite_float, naming_output, note, positive_int
 
 _BORDER_HELP = ("pixels beyond the edge, as scipy.ndimage names them: reflect (default; "
                 "mirrored, edge pixel repeated), mirror (edge pixel not repeated), nearest "
@@ -31,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sigma", type=_non_negative_float, metavar="S",
                        help="Gaussian standard deviation in pixels (kernel cut at 4 sigma)")
-    which.add_argument("--box", type=_positive_int, metavar="N", help="N x N box (mean) filter")
+    which.add_argument("--box", type=positive_int, metavar="N", help="N x N box (mean) filter")
     p.set_defaults(run=run_blur)
 
     p = subparsers.add_parser("edges", help="edge map of an image (Sobel, Laplacian, ...)",
@@ -68,13 +66,13 @@ def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
     add_output_options(parser, progress=False)
     parser.add_argument("--border", choices=sorted(image.BORDERS), default="reflect",
                         help=_BORDER_HELP)
-    parser.add_argument("--cval", type=_finite_float, default=0.0, metavar="V",
+    parser.add_argument("--cval", type=finite_float, default=0.0, metavar="V",
                         help="outside value for --border constant, in pixel units (default 0)")
     parser.add_argument("--method", choices=("auto", "direct", "fft", "oa"), default="auto",
                         help="convolution method of the engine (default auto" +
                         ("; with --box, auto means exact window sums, anything else the "
                          "engine's method)" if box else ")"))
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="threads (default: every core); the image is cut in strips")
 
 
@@ -122,35 +120,11 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
     image.check_writable(args.output, like=pixels)
     result = function(pixels, *positional, border=args.border, cval=args.cval,
                       method=args.method, workers=args.workers, **options)
-    with atomic_output(args.output) as tmp:
-        try:
-            image.write(tmp, result, format=image.check_writable(args.output),
-                        metadata=metadata)
-        except (FileFormatError, OSError) as exc:   # name the output, not the temp file
-            raise FileFormatError(str(exc).replace(tmp, args.output)) from None
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+        image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
     shape = "x".join(str(n) for n in pixels.shape[1::-1])
     note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
-    return value
 
 
 def _non_negative_float(text: str) -> float:

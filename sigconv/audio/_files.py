@@ -7,8 +7,10 @@ Every failure becomes a :class:`~sigconv.FileFormatError` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,14 +296,22 @@ def output_format(path, channels: int, frames: int, *, format: str | None = None
     return format, sub
 
 
-def open_output(path, samplerate: int, channels: int, format: str, subtype: str) -> sf.SoundFile:
-    """Open ``path`` for writing, translating libsndfile errors."""
+@contextlib.contextmanager
+def open_output(path, samplerate: int, channels: int, format: str,
+                subtype: str) -> Iterator[sf.SoundFile]:
+    """Open ``path`` for writing (a context manager), translating libsndfile errors:
+    opening it, and writing or closing it (a full disk) in the ``with`` body."""
     try:
-        return sf.SoundFile(os.fspath(path), "w", samplerate=samplerate, channels=channels,
-                            format=format, subtype=subtype)
+        handle = sf.SoundFile(os.fspath(path), "w", samplerate=samplerate, channels=channels,
+                              format=format, subtype=subtype)
     except (sf.SoundFileError, RuntimeError, ValueError) as exc:
         raise FileFormatError(f"cannot write {os.fspath(path)!r} as {format}/{subtype} "
                               f"({_reason(exc)})") from None
+    try:
+        with handle:
+            yield handle
+    except sf.LibsndfileError as exc:
+        raise FileFormatError(f"cannot write {os.fspath(path)!r}: {_reason(exc)}") from None
 
 
 def is_float_subtype(subtype: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..backends import default_workers, get_backend
+from ..backends import default_workers, get_backend, pyfftw_error
 from . import _exact
 from ._direct import all_finite, direct
 from ._fft import fftconv, oaconv
@@ -360,7 +360,9 @@ def explain(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method 
     p, _ = prepare(in1, in2, mode, axes, fft_style=False)
     if p is None:
         return Plan(method="direct", reason="0-d or empty inputs: nothing to plan")
-    b, w = _resolve(p, backend, workers)
+    if backend is None:
+        pyfftw_error()   # import pyfftw now (if installed), so the plan names the backend
+    b, w = _resolve(p, backend, workers)   # that will really transform
     return dataclasses.replace(make_plan(p, method, b, w))   # the caller's own copy
 
 

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..backends import PlanKey, get_backend
+from ..backends import PlanKey, get_backend, pyfftw_error
 from ..backends._base import THREAD_MIN_POINTS
 from ._direct import _taps
 from ._validate import prepare
@@ -150,6 +150,8 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
 
 def plan_wisdom(backend=None, workers: int = 2, seconds: float = 60.0, progress=None) -> int:
     """Measure FFTW plans (with a time cap) for common lengths; return how many were made."""
+    if backend is None and pyfftw_error() is not None:   # imports pyfftw if installed
+        return 0                                          # absent or broken: nothing to plan
     b = get_backend(backend)
     if b.name != "pyfftw":
         return 0

@@ -10,7 +10,8 @@ Pillow mode (on reading)   array               written as
 ``LA``, ``La``             (H, W, 2) uint8     ``LA``
 ``RGB``, ``YCbCr``, ...    (H, W, 3) uint8     ``RGB`` (CMYK, YCbCr, LAB, HSV converted)
 ``RGBA``, ``RGBa``, ``PA`` (H, W, 4) uint8     ``RGBA``
-``P``                      L, RGB or RGBA      L if every colour is gray; RGBA with transparency
+``P``                      L, RGB or RGBA      by the colours used: RGBA if any pixel is
+                                               transparent, else L if all are gray
 ``I;16`` (any byte order)  (H, W) uint16       ``I;16``
 ``I``                      (H, W) int32        ``I`` (``I;16`` for PNG when in range;
                                                a 16-bit PGM reads as uint16)
@@ -202,9 +203,8 @@ def _metadata(picture: Image.Image) -> dict:
 def _to_array(picture: Image.Image, path: str) -> np.ndarray:
     mode = picture.mode
     if mode == "P":
-        has_alpha = "transparency" in picture.info or picture.palette.mode == "RGBA"
-        mode = "RGBA" if has_alpha else "L" if _gray_palette(picture) else "RGB"
-    elif mode == "I" and picture.format == "PPM":
+        return _palette_array(picture)
+    if mode == "I" and picture.format == "PPM":
         return np.asarray(picture).astype(np.uint16)    # 16-bit PGM: maxval <= 65535
     else:
         mode = _CONVERT.get(mode, mode)
@@ -219,15 +219,16 @@ def _to_array(picture: Image.Image, path: str) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("="), copy=False)
 
 
-def _gray_palette(picture: Image.Image) -> bool:
-    """Whether every colour of a palette image's palette is a gray (R = G = B): such
-    images (GIF, palette PNG) are read as 8-bit gray, so gray written to GIF comes back
-    gray."""
-    palette = picture.getpalette("RGB") or []
-    entries = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-    used = np.unique(np.asarray(picture))
-    entries = entries[used[used < len(entries)]]
-    return bool(entries.size) and bool((entries == entries[:, :1]).all())
+def _palette_array(picture: Image.Image) -> np.ndarray:
+    """A palette image by the colours its pixels use: RGBA if any pixel is less than
+    opaque, else 8-bit gray if every used colour is gray (R = G = B; so gray written to
+    GIF comes back gray), else RGB. A transparency entry no pixel uses adds no alpha."""
+    rgba = np.array(picture.convert("RGBA"))
+    if rgba[..., 3].min() < 255:
+        return rgba
+    if (rgba[..., :3] == rgba[..., :1]).all():
+        return rgba[..., 0].copy()
+    return np.ascontiguousarray(rgba[..., :3])
 
 
 def _extension(path: str) -> str:

@@ -185,18 +185,19 @@ def test_unroutable_channels_error_names_both_counts(files, capsys):
     assert not (files / "o.wav").exists() and leftovers(files) == []
 
 
-@pytest.mark.parametrize("extra,match", [
-    (["--subtype", "PCM_99"], "'PCM_99'"),
-    (["--normalize", "loud"], "'loud'"),
-    (["--ir-norm", "none", "--wet", "nan"], "nan"),
-    (["--predelay-ms", "-5"], "-5"),
-    (["--block-size", "0", "--stream"], "block_size"),
-    (["--block-size", "-3"], "-3"),
+@pytest.mark.parametrize("extra,match,status", [
+    (["--subtype", "PCM_99"], "'PCM_99'", 1),
+    (["--normalize", "loud"], "'loud'", 1),
+    (["--ir-norm", "none", "--wet", "nan"], "nan", 2),      # usage errors: exit 2
+    (["--predelay-ms", "-5"], "-5", 1),
+    (["--block-size", "0", "--stream"], "'0'", 2),
+    (["--block-size", "-3"], "-3", 2),
+    (["--workers", "0"], "'0'", 2),
 ])
-def test_bad_options_are_one_line_errors(files, capsys, extra, match):
+def test_bad_options_are_one_line_errors(files, capsys, extra, match, status):
     code, _, err = run(capsys, "reverb", files / "mono.wav", files / "ir2.wav", "-o",
                        files / "o.wav", *extra)
-    assert code == 1 and match in err and len(err.splitlines()) == 1
+    assert code == status and match in err and len(err.splitlines()) == 1
     assert not (files / "o.wav").exists() and leftovers(files) == []
 
 
@@ -204,7 +205,24 @@ def test_bad_output_extension(files, capsys):
     code, _, err = run(capsys, "echo", files / "mono.wav", "-o", files / "o.xyz",
                        "--delay", "0.1")
     assert code == 1 and "'.xyz'" in err and not (files / "o.xyz").exists()
+    assert ".sigconv-" not in err and str(files / "o.xyz") in err   # the user's name
     assert leftovers(files) == []
+
+
+@pytest.mark.parametrize("command", [["reverb", "{d}/mono.wav", "{d}/ir2.wav"],
+                                     ["reverb", "{d}/mono.wav", "{d}/ir2.wav", "--stream"],
+                                     ["echo", "{d}/stereo.wav", "--delay", "0.05"]])
+def test_a_failing_write_is_one_line_naming_the_output(files, capsys, monkeypatch, command):
+    """libsndfile's write errors (a full disk: "System error.") are RuntimeErrors."""
+    def full_disk(self, data):
+        raise sf.LibsndfileError(2)
+
+    monkeypatch.setattr(sf.SoundFile, "write", full_disk)
+    out = files / "o.flac"
+    code, _, err = run(capsys, *[a.format(d=files) for a in command], "-o", out)
+    assert code == 1 and len(err.splitlines()) == 1
+    assert f"cannot write '{out}': System error" in err and "Traceback" not in err
+    assert not out.exists() and leftovers(files) == []
 
 
 def test_usage_errors_exit_2(files, capsys):

@@ -116,3 +116,31 @@ def test_calibrate_saves_fftw_wisdom_that_reloads(tmp_path, monkeypatch):
     assert load_wisdom(str(path))
     (tmp_path / "bad.json").write_text("not json")
     assert not load_wisdom(str(tmp_path / "bad.json"))
+
+
+def test_integers_beyond_int64_are_written_exactly_or_refused(tmp_path, capsys):
+    (tmp_path / "b1.txt").write_text("123456789012345\n")
+    (tmp_path / "b2.txt").write_text("987654321098765 1\n")
+    args = ["convolve", str(tmp_path / "b1.txt"), str(tmp_path / "b2.txt"), "--quiet"]
+    assert main([*args, "-o", str(tmp_path / "o.csv")]) == 0
+    assert (tmp_path / "o.csv").read_text().split() == [
+        str(123456789012345 * 987654321098765), "123456789012345"]
+    assert main([*args, "-o", str(tmp_path / "o.npy")]) == 1
+    assert "write .csv or .txt" in _error(capsys)
+    assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize("output, message", [("-", "standard output"),
+                                             (".", "is a directory")])
+def test_convolve_output_checks_come_first(tmp_path, capsys, monkeypatch, output, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("1 2 3\n")
+    assert main(["convolve", "a.txt", "a.txt", "-o", output]) == 1
+    assert message in _error(capsys)
+
+
+@pytest.mark.parametrize("option", [["--workers", "-1"], ["--workers", "0"],
+                                    ["--seconds", "nan"], ["--seconds", "-1"]])
+def test_calibrate_refuses_bad_values_as_usage_errors(capsys, option):
+    assert main(["calibrate", *option]) == 2
+    assert capsys.readouterr().err.startswith("sigconv: error: ")

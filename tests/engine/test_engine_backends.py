@@ -189,3 +189,16 @@ def test_a_missing_pyfftw_means_scipy(tmp_path):
         "print(abs(y.max() - 3000) < 1e-6, backends.get_backend().name,\n"
         "      backends.available_backends())\n", tmp_path)
     assert out.split() == ["True", "scipy", "['scipy']"]
+
+
+def test_a_broken_pyfftw_leaves_calibrate_and_explain_on_scipy(tmp_path):
+    fake = tmp_path / "fake" / "pyfftw"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('libfftw3 missing (test)')\n")
+    out = _run_python(
+        "import numpy as np, sigconv\n"
+        "from sigconv.engine import _calibrate\n"
+        "print(_calibrate.plan_wisdom(None, workers=1, seconds=0.1))\n"
+        "print(sigconv.explain(np.ones(5000), np.ones(3000), method='fft').backend)\n",
+        tmp_path, extra_path=str(tmp_path / "fake"))
+    assert out.split() == ["0", "scipy"]

@@ -284,3 +284,23 @@ def test_camera_exif_is_carried_over_without_the_source_files_layout(tmp_path, s
         assert tags.get(0x010F) == "CamMaker" and tags.get(0x0110) == "CamModel"
         if out != "o.tif":                      # a TIFF's own layout tags are its own
             assert not set(tags) & {256, 257, 273, 279}
+
+
+def test_palette_images_are_read_by_the_colours_their_pixels_use(tmp_path):
+    index = np.array([[0, 1], [1, 0]], np.uint8)
+    def palette_png(name, colours, transparency=None):
+        picture = Image.fromarray(index, mode="P")
+        picture.putpalette([c for colour in colours for c in colour])
+        if transparency is not None:
+            picture.info["transparency"] = transparency
+        picture.save(tmp_path / name, **({"transparency": transparency}
+                                         if transparency is not None else {}))
+        return si.read(tmp_path / name)
+    gray = palette_png("g.png", [(10, 10, 10), (200, 200, 200), (255, 0, 0)])
+    assert gray.shape == (2, 2) and gray[0, 1] == 200          # red unused: still gray
+    colour = palette_png("c.png", [(10, 10, 10), (200, 0, 0)])
+    assert colour.shape == (2, 2, 3)
+    unused = palette_png("u.png", [(10, 10, 10), (200, 0, 0), (0, 0, 0)], transparency=2)
+    assert unused.shape == (2, 2, 3)                            # nobody is transparent
+    seen = palette_png("t.png", [(10, 10, 10), (200, 0, 0)], transparency=1)
+    assert seen.shape == (2, 2, 4) and seen[0, 1, 3] == 0
