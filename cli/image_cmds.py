@@ -111,9 +111,6 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
              inputs: tuple[str, ...] | None = None, **options) -> int:
     check_output_path(args.output, inputs or (args.input,), force=args.force)
     image.check_writable(args.output)
-    if args.input == "-":
-        raise ValueError("reading from standard input ('-') is not supported; give a file "
-                         "name")
     pixels, metadata = image.read(args.input, metadata=True)
     # The output has the input's kind: refuse a format that cannot hold it (16-bit gray
     # in JPEG, say) now, naming the output, before any filtering.

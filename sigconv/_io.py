@@ -16,6 +16,9 @@ def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
     out = os.fspath(out)
     for inp in inputs:
         inp = os.fspath(inp)
+        if inp == "-":
+            raise InputError("reading from standard input ('-') is not supported; give a "
+                             "file name")
         if os.path.exists(inp) and os.path.exists(out) and os.path.samefile(inp, out):
             raise InputError(f"output {out!r} is the same file as input {inp!r}; "
                              "refusing to overwrite an input")

@@ -310,3 +310,8 @@ def test_formats_in_and_out(tmp_path, capsys, src_ext, src_subtype, out_ext, wan
     got = sf.info(tmp_path / f"o{out_ext}")
     assert (got.format, got.subtype) == want
     assert abs(got.frames - (8000 + 399)) <= (0 if out_ext != ".ogg" else 1024)
+
+
+def test_standard_input_is_refused_clearly(files, capsys):
+    code, _, err = run(capsys, "reverb", "-", files / "ir2.wav", "-o", files / "o.wav")
+    assert code == 1 and "standard input" in err and len(err.splitlines()) == 1
