@@ -162,19 +162,24 @@ def test_pyfftw_is_imported_at_the_first_transform_only(tmp_path):
     assert out.split() == ["False", "pyfftw", "True", "True"]
 
 
-def test_a_broken_pyfftw_falls_back_to_scipy_at_its_first_plan(tmp_path):
-    """An installed pyfftw that fails to import is found out at the first plan: that
-    transform and every later one go through scipy.fft, and ``info`` says why."""
+def _broken_pyfftw(tmp_path) -> str:
+    """A directory to put first on sys.path, holding a pyfftw that fails to import."""
     fake = tmp_path / "fake" / "pyfftw"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('libfftw3 missing (test)')\n")
+    return str(fake.parent)
+
+
+def test_a_broken_pyfftw_falls_back_to_scipy_at_its_first_plan(tmp_path):
+    """An installed pyfftw that fails to import is found out at the first plan: that
+    transform and every later one go through scipy.fft, and ``info`` says why."""
     out = _run_python(
         "import numpy as np\n"
         "from sigconv import backends, fftconvolve\n"
         "y = fftconvolve(np.ones(5000), np.ones(3000))\n"
         "print(abs(y.max() - 3000) < 1e-6, backends.get_backend().name)\n"
         "print(backends.available_backends(), backends.pyfftw_error())\n",
-        tmp_path, extra_path=str(tmp_path / "fake"))
+        tmp_path, extra_path=_broken_pyfftw(tmp_path))
     first, second = out.splitlines()
     assert first == "True scipy"
     assert second.startswith("['scipy'] ImportError: libfftw3 missing (test)")
@@ -192,13 +197,10 @@ def test_a_missing_pyfftw_means_scipy(tmp_path):
 
 
 def test_a_broken_pyfftw_leaves_calibrate_and_explain_on_scipy(tmp_path):
-    fake = tmp_path / "fake" / "pyfftw"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ImportError('libfftw3 missing (test)')\n")
     out = _run_python(
         "import numpy as np, sigconv\n"
         "from sigconv.engine import _calibrate\n"
         "print(_calibrate.plan_wisdom(None, workers=1, seconds=0.1))\n"
         "print(sigconv.explain(np.ones(5000), np.ones(3000), method='fft').backend)\n",
-        tmp_path, extra_path=str(tmp_path / "fake"))
+        tmp_path, extra_path=_broken_pyfftw(tmp_path))
     assert out.split() == ["0", "scipy"]
