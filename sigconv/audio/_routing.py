@@ -76,8 +76,12 @@ class Routing:
         """Mean over output channels of the IR energy reaching each output channel.
 
         This is the wet path's power gain for uncorrelated, unit-power input channels.
+        A shared (mono) IR reaches every output whole; every other routing sends each
+        IR channel to exactly one output.
         """
         energy = np.einsum("ij,ij->j", ir, ir, dtype=np.float64)
+        if self.kind == "shared":
+            return float(energy.sum())
         return float(energy.sum() / self.out_channels)
 
 
