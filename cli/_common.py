@@ -45,10 +45,9 @@ def naming_output(tmp: str, output: str) -> Iterator[None]:
         text = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.strerror:
             text = f"{exc.filename or tmp}: {exc.strerror}"
-        text = text.replace(tmp, output)
-        if output not in text:
-            text = f"cannot write {output!r}: {text}"
-        raise FileFormatError(text) from None
+        if tmp not in text:
+            raise                # not about the file being written (an input, an option)
+        raise FileFormatError(text.replace(tmp, output)) from None
 
 
 def positive_int(text: str) -> int:

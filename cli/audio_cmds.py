@@ -65,7 +65,8 @@ def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None
                              "length")
     parser.add_argument("--normalize", nargs="?", const=_DEFAULT_TARGET, default=None,
                         metavar="LEVEL", help="scale the output to a peak of LEVEL (default "
-                        f"{_DEFAULT_TARGET} when given without a value)")
+                        f"{_DEFAULT_TARGET} when given without a value; write a negative "
+                        "LEVEL as --normalize=-3dBFS)")
     parser.add_argument("--subtype", default=None,
                         help="output subtype (PCM_16, PCM_24, FLOAT, ...); default: the "
                              "input's, if the output format holds it")

@@ -78,7 +78,7 @@ def open_input(path: str | os.PathLike, *, what: str = "input") -> sf.SoundFile:
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as exc:
         raise FileFormatError(f"{what} {path!r} is not a readable audio file ({exc})") from None
     try:
-        _check_riff_length(path, handle.format, what)
+        _check_declared_length(path, handle.format, what)
         if handle.frames <= 0:
             raise InputError(f"{what} {path!r} holds no audio frames")
     except BaseException:
@@ -233,6 +233,9 @@ def write(path: str | os.PathLike, data, samplerate: int, *, subtype: str | None
     if data.ndim != 2 or data.shape[1] < 1:
         raise InputError(f"audio data must be (frames, channels) or 1-D, not shape {data.shape}")
     rate = check_samplerate(samplerate)
+    if not np.isfinite(data).all():   # would be written as garbage (or silence), peak 0
+        raise InputError(f"cannot write {os.fspath(path)!r}: the audio holds NaN or inf "
+                         f"samples")
     fmt, sub = output_format(path, data.shape[1], data.shape[0], format=format, subtype=subtype)
     quantize = Quantizer(sub, dither=dither, seed=seed)
     with open_output(path, rate, data.shape[1], fmt, sub) as handle:
@@ -273,6 +276,9 @@ def output_format(path, channels: int, frames: int, *, format: str | None = None
     format = format.upper()
     if format not in sf.available_formats():
         raise InputError(f"unknown audio format {format!r}")
+    if format == "OGG" and channels > 255:   # libvorbis crashes the process beyond that
+        raise InputError(f"OGG/Vorbis holds at most 255 channels, not {channels} "
+                         f"({path!r}); use .wav, .w64 or .rf64")
     if subtype is not None:
         sub = subtype.upper()
         if sub not in sf.available_subtypes():
@@ -323,31 +329,90 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(text).split()).rstrip(".")
 
 
-def _check_riff_length(path: str, fmt: str, what: str) -> None:
-    """Refuse a RIFF/WAVE file whose data chunk is longer than the bytes present.
+def _check_declared_length(path: str, fmt: str, what: str) -> None:
+    """Refuse a file whose header declares more audio bytes than the file holds.
 
     libsndfile reads such a file without complaint, silently returning fewer frames
-    than the header declares; a cut-off download should be an error instead.
+    than the header declares; a cut-off download should be an error instead. Checked
+    for the formats whose headers state the data size: WAV/WAVEX and RF64 (RIFF
+    chunks; RF64's size in its ds64 chunk), W64 (GUID chunks), AIFF/AIFC (the SSND
+    chunk) and AU (the header's data size).
     """
-    if fmt not in ("WAV", "WAVEX"):
+    parse = {"WAV": _riff_data, "WAVEX": _riff_data, "RF64": _riff_data, "W64": _w64_data,
+             "AIFF": _aiff_data, "AU": _au_data}.get(fmt)
+    if parse is None:
         return
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        found = parse(fh, size)
+    if found is not None:
+        start, declared = found
+        if start + declared > size:
+            raise FileFormatError(
+                f"{what} {path!r} is truncated: its header declares {declared} bytes of "
+                f"audio, the file holds {max(size - start, 0)}")
+
+
+def _chunks(fh, size: int, start: int, head: int, endian: str, pad: bool):
+    """(id, body start, body length) of the chunks from ``start``: ``head``-byte headers
+    (4-byte id, then a 4-byte length in ``endian`` order), bodies padded to even."""
+    pos = start
+    while pos + head <= size:
+        fh.seek(pos)
+        chunk = fh.read(head)
+        if len(chunk) < head:
             return
-        pos = 12
-        while pos + 8 <= size:
-            fh.seek(pos)
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                return
-            cid, clen = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"data":
-                # 0 and 0xFFFFFFFF mark a stream whose writer did not know the length.
-                if clen not in (0, 0xFFFFFFFF) and pos + 8 + clen > size:
-                    raise FileFormatError(
-                        f"{what} {path!r} is truncated: its data chunk declares {clen} bytes, "
-                        f"the file holds {size - pos - 8}")
-                return
-            pos += 8 + clen + (clen & 1)
+        length = struct.unpack(endian + "I", chunk[4:8])[0]
+        yield chunk[:4], pos + head, length
+        pos += head + length + (length & 1 if pad else 0)
+
+
+def _riff_data(fh, size: int):
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    ds64 = None
+    for cid, body, length in _chunks(fh, size, 12, 8, "<", True):
+        if cid == b"ds64" and length >= 16:
+            fh.seek(body + 8)
+            ds64 = struct.unpack("<Q", fh.read(8))[0]        # the data chunk's size
+        elif cid == b"data":
+            if length == 0xFFFFFFFF:
+                length = ds64 if head[:4] == b"RF64" else None
+            # 0 (and an unknown length) mark a stream whose writer did not know it.
+            return None if not length else (body, length)
+    return None
+
+
+def _w64_data(fh, size: int):
+    if fh.read(4) != b"riff":
+        return None
+    pos = 40                                   # riff GUID + size + wave GUID
+    while pos + 24 <= size:
+        fh.seek(pos)
+        chunk = fh.read(24)
+        length = struct.unpack("<Q", chunk[16:24])[0]  # header included
+        if chunk[:4] == b"data":
+            return (pos + 24, length - 24) if length > 24 else None
+        if length < 24:
+            return None
+        pos += length + (-length % 8)
+    return None
+
+
+def _aiff_data(fh, size: int):
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    for cid, body, length in _chunks(fh, size, 12, 8, ">", True):
+        if cid == b"SSND":
+            return (body, length) if length else None
+    return None
+
+
+def _au_data(fh, size: int):
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b".snd":
+        return None
+    offset, length = struct.unpack(">II", head[4:12])
+    return None if length in (0, 0xFFFFFFFF) else (offset, length)

@@ -70,11 +70,21 @@ def to_dbfs(peak: float) -> float:
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def normalize_gain(peak: float, target_dbfs: float) -> float:
-    """The gain that brings ``peak`` to ``target_dbfs`` (1.0 for silence)."""
+def normalize_gain(peak: float, target_dbfs: float, subtype: str | None = None,
+                   dither: bool | None = None) -> float:
+    """The gain that brings ``peak`` to ``target_dbfs`` (1.0 for silence). For an integer
+    ``subtype`` the target is capped at the largest level it holds without clipping,
+    dither included: 0 dBFS is 32768 in 16 bits, one step above the top code 32767."""
     if peak <= 0 or not math.isfinite(peak):
         return 1.0
-    return 10.0 ** (target_dbfs / 20.0) / peak
+    level = 10.0 ** (target_dbfs / 20.0)
+    bits = PCM_BITS.get(subtype) if subtype is not None else None
+    if bits is not None:
+        if dither is None:
+            dither = bits <= DITHER_MAX_BITS
+        scale = 2.0 ** (bits - 1)
+        level = min(level, (scale - (2.0 if dither else 1.0)) / scale)
+    return level / peak
 
 
 @dataclass(frozen=True)

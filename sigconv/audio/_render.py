@@ -202,7 +202,8 @@ def _render(input, output, h: np.ndarray, routing: Routing, *, dtype, tail: bool
                 as_audio(x, f"input {info.path!r}")  # refuses NaN and infinite samples
                 y = convolve_routed(x, h, routing, workers=workers)
                 y = y if tail else y[:n]
-                gain = 1.0 if target is None else normalize_gain(peak_of(y), target)
+                gain = 1.0 if target is None else normalize_gain(peak_of(y), target, sub,
+                                                                  dither)
                 quantize = Quantizer(sub, dither=dither, gain=gain)
                 with open_output(output, info.samplerate, channels, fmt, sub) as dst:
                     dst.write(quantize(y))
@@ -309,7 +310,7 @@ def _two_pass(output, rate, channels, fmt, sub, blocks, frames, dtype, target, d
             spill.write(np.ascontiguousarray(y, dtype=dtype).tobytes())
             bar.update(y.shape[0])
         spill.seek(0)
-        quantize = Quantizer(sub, dither=dither, gain=normalize_gain(peak, target))
+        quantize = Quantizer(sub, dither=dither, gain=normalize_gain(peak, target, sub, dither))
         with open_output(output, rate, channels, fmt, sub) as dst:
             left = frames
             while left:

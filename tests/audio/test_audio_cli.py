@@ -315,3 +315,20 @@ def test_formats_in_and_out(tmp_path, capsys, src_ext, src_subtype, out_ext, wan
 def test_standard_input_is_refused_clearly(files, capsys):
     code, _, err = run(capsys, "reverb", "-", files / "ir2.wav", "-o", files / "o.wav")
     assert code == 1 and "standard input" in err and len(err.splitlines()) == 1
+
+
+def test_input_errors_are_not_reported_as_write_errors(files, capsys):
+    code, _, err = run(capsys, "reverb", files / "missing.wav", files / "ir2.wav", "-o",
+                       files / "o.wav")
+    assert code == 1 and "missing.wav" in err and "cannot write" not in err
+
+
+@pytest.mark.parametrize("extra", [[], ["--stream", "--block-size", "1000"]])
+@pytest.mark.parametrize("dither", ["--dither", "--no-dither"])
+def test_normalize_to_full_scale_does_not_clip_integer_output(files, capsys, extra, dither):
+    out = files / "o.wav"
+    code, _, err = run(capsys, "reverb", files / "mono.wav", files / "ir2.wav", "-o", out,
+                       "--normalize=0", "--subtype", "PCM_16", dither, *extra)
+    assert code == 0 and "clipped" not in err
+    peak = np.abs(sf.read(out, dtype="int16")[0].astype(np.int32)).max()
+    assert 32700 < peak <= 32767

@@ -199,3 +199,32 @@ def test_wavex_input_keeps_wavex_output(tmp_path):
     report = reverb_file(tmp_path / "x.wav", tmp_path / "h.wav", tmp_path / "o.wav")
     assert (report.format, report.subtype) == ("WAVEX", "PCM_24")
     assert sf.info(tmp_path / "o.wav").format == "WAVEX"
+
+
+@pytest.mark.parametrize("ext, fmt", [("wav", "WAV"), ("rf64", "RF64"), ("w64", "W64"),
+                                      ("aiff", "AIFF"), ("au", "AU")])
+def test_every_format_with_a_declared_length_refuses_a_cut_off_file(tmp_path, ext, fmt):
+    """libsndfile silently returns the frames present; the header says how many there
+    should be (RF64 in its ds64 chunk, W64 in GUID chunks, AIFF in SSND, AU up front)."""
+    x = np.random.default_rng(2).standard_normal((20000, 2)) * 0.1
+    path = tmp_path / f"x.{ext}"
+    sf.write(path, x, 8000, format=fmt, subtype="PCM_16")
+    assert read(path)[0].shape == (20000, 2)                # whole: fine
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(FileFormatError, match="truncated"):
+        read(path)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_32", "FLOAT"])
+def test_non_finite_samples_are_refused_not_written(tmp_path, subtype):
+    with pytest.raises(InputError, match="NaN or inf"):
+        write(tmp_path / "x.wav", np.array([0.5, np.nan, -0.25, np.inf]), 8000,
+              subtype=subtype, dither=False)
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_ogg_beyond_255_channels_is_refused_before_libvorbis_crashes(tmp_path):
+    with pytest.raises(InputError, match="255 channels"):
+        write(tmp_path / "x.ogg", np.zeros((10, 256)), 8000)
+    assert not (tmp_path / "x.ogg").exists()
