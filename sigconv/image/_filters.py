@@ -1060,9 +1060,12 @@ class _Scratch:
         if fits:
             buffer = self._free.pop(min(fits, key=lambda k: (self._free[k].size, -k)))
         else:
+            # The n-th new buffer starts 1088 n bytes (mod 4096, 64-byte aligned) into a
+            # page, whatever address malloc returned.
             self._made += 1
-            offset = (self._made * 1088) % 4096
-            buffer = np.empty(nbytes + offset, np.uint8)[offset:]
+            raw = np.empty(nbytes + 4096, np.uint8)
+            start = ((self._made * 1088) - raw.ctypes.data) % 4096
+            buffer = raw[start:start + nbytes]
         array = buffer[:nbytes].view(dtype)[:count].reshape(shape)
         self._lent[id(array)] = (array, buffer)
         return array
