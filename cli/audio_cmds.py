@@ -33,8 +33,10 @@ def register(subparsers) -> None:
     rev.add_argument("input", metavar="INPUT", help="dry audio file (WAV, FLAC, OGG, AIFF, ...)")
     rev.add_argument("ir", metavar="IR", help="impulse response file: mono, stereo (L->L, "
                      "R->R) or 4-channel true stereo (LL, LR, RL, RR)")
-    rev.add_argument("--wet", type=finite_float, default=0.35, help="gain of the reverb (default 0.35)")
-    rev.add_argument("--dry", type=finite_float, default=1.0, help="gain of the dry signal (default 1)")
+    rev.add_argument("--wet", type=finite_float, default=0.35,
+                     help="gain of the reverb (default 0.35)")
+    rev.add_argument("--dry", type=finite_float, default=1.0,
+                     help="gain of the dry signal (default 1)")
     rev.add_argument("--predelay-ms", type=finite_float, default=0.0, metavar="MS",
                      help="delay of the reverb in milliseconds (default 0)")
     rev.add_argument("--ir-norm", choices=_IR_NORMS, default="energy",
@@ -54,7 +56,8 @@ def register(subparsers) -> None:
                      help="time between repeats in seconds")
     ech.add_argument("--decay", type=finite_float, default=0.5,
                      help="gain of each repeat relative to the previous (0..1, default 0.5)")
-    ech.add_argument("--repeats", type=positive_int, default=4, help="number of echoes (default 4)")
+    ech.add_argument("--repeats", type=positive_int, default=4,
+                     help="number of echoes (default 4)")
     _add_render_options(ech, "the echoes past the input's end")
     ech.set_defaults(run=run_echo)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 
 import numpy as np
 
-from ._common import add_output_options, naming_output, note, positive_int
+from ._common import add_output_options, naming_output, non_negative_float, note, positive_int
 
 _ARRAY_EXTS = (".npy", ".csv", ".txt")
 
@@ -20,7 +19,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("calibrate",
                        help="measure this machine's cost constants and FFTW plans")
-    p.add_argument("--seconds", type=_seconds, default=60.0,
+    p.add_argument("--seconds", type=non_negative_float, default=60.0,
                    help="time cap for FFTW plan measurement (default 60; 0 skips it)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="threads (default: all cores)")
@@ -169,13 +168,3 @@ def run_convolve(args: argparse.Namespace) -> int:
         _write_array(tmp, np.asarray(out))
     note(args, f"wrote {args.output} ({'x'.join(map(str, np.shape(out)))} {out.dtype})")
     return 0
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
-    return value

@@ -13,7 +13,15 @@ import os
 from sigconv import image
 from sigconv._io import atomic_output, check_output_path
 
-from ._common import UsageError, add_output_options, finite_float, naming_output, note, positive_int
+from ._common import (
+    UsageError,
+    add_output_options,
+    finite_float,
+    naming_output,
+    non_negative_float,
+    note,
+    positive_int,
+)
 
 _BORDER_HELP = ("pixels beyond the edge, as scipy.ndimage names them: reflect (default; "
                 "mirrored, edge pixel repeated), mirror (edge pixel not repeated), nearest "
@@ -27,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "is blurred premultiplied by alpha.")
     _add_common(p, box=True)
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--sigma", type=_non_negative_float, metavar="S",
+    which.add_argument("--sigma", type=non_negative_float, metavar="S",
                        help="Gaussian standard deviation in pixels (kernel cut at 4 sigma)")
     which.add_argument("--box", type=positive_int, metavar="N", help="N x N box (mean) filter")
     p.set_defaults(run=run_blur)
@@ -122,13 +130,3 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
     shape = "x".join(str(n) for n in pixels.shape[1::-1])
     note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
     return 0
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
-    return value

@@ -96,7 +96,6 @@ def _keeps_bool(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return filtered
 
 
-
 @_keeps_bool
 def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: float = 4.0,
              border: Border = "reflect", cval: float = 0.0, alpha: bool | None = None,
@@ -181,19 +180,17 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
         raise InputError(f"box size {max(sy, sx)} is too large: beyond "
                          f"{2 * _k.MAX_RADIUS + 1} pixels")
     _choice(method, _METHODS, "method")
-    if method != "auto":
+    shape = (sy, sx)
+    array = np.asarray(image)
+    wide = array.ndim in (2, 3) and any(n > 2 * m + 1 for n, m in zip(shape, array.shape))
+    if method != "auto" or wide:
+        # The engine's averaging passes: asked for, or for a window wider than the image,
+        # whose passes are folded (see _fold_passes) instead of padding the image by the
+        # window (float sums then, not exact ones).
         passes = [np.full((sy, 1), 1 / sy), np.full((1, sx), 1 / sx)]
         return _linear(image, passes, border=border, cval=cval, alpha=alpha, method=method,
                        workers=workers, convolve=False)
-    shape = (sy, sx)
     pads = [(n // 2, n - 1 - n // 2) for n in shape]
-    array = np.asarray(image)
-    if array.ndim in (2, 3) and any(n > 2 * m + 1 for n, m in zip(shape, array.shape)):
-        # A window wider than the image: its averaging passes folded (see _fold_passes)
-        # instead of padding the image by the window, float sums instead of exact ones.
-        passes = [np.full((sy, 1), 1 / sy), np.full((1, sx), 1 / sx)]
-        return _linear(image, passes, border=border, cval=cval, alpha=alpha,
-                       method="auto", workers=workers, convolve=False)
     work = _work_dtype(array.dtype) if array.dtype.kind in "buif" else np.dtype(np.float64)
     exact = None  # integer type holding any window sum of an 8/16-bit image
     if array.dtype.kind in "bui" and array.dtype.itemsize <= 2:
@@ -1015,8 +1012,8 @@ class _Scratch:
     New arrays of a strip's size are page-faulted in afresh until glibc's dynamic mmap
     threshold has grown, which made a process's first 15x15 box of a 3840x2160 RGB
     image take 131-299 ms (median 214) against 81-195 ms (median 98) with these
-    buffers; later calls, one thread, A/B: RGB 55 against 56 ms, gray float32 33-36
-    against 51-54 ms. Each new buffer starts at another offset within its page: an add
+    buffers; later calls, one thread, A/B: RGB 56 against 49-57 ms (no gain), gray
+    float32 33-36 against 51-54 ms. Each new buffer starts at another offset within its page: an add
     whose output lay within 128 bytes of an input modulo 4096 took 80-90 us instead of
     65 (4K aliasing of loads and stores), and equal offsets had cost RGB a third."""
 
@@ -1176,20 +1173,25 @@ def _window_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype | None = None,
     return result
 
 
+@functools.lru_cache(maxsize=64)
+def _chain_steps(n: int) -> tuple[tuple[tuple[int, int], ...], dict[int, int]]:
+    """The steps ``(k, i)`` of :func:`addition_chain` ``(n)`` (the sums of width k from
+    those of widths i and k - i), and the step after which each width is last used."""
+    chain = addition_chain(n)
+    steps = []
+    for k in chain[1:]:
+        steps.append((k, next(i for i in reversed(chain) if i < k and k - i in chain)))
+    last = {1: -1}
+    for s, (k, i) in enumerate(steps):
+        last[i] = last[k - i] = s
+    return tuple(steps), last
+
+
 def _chain_sums(x: np.ndarray, n: int, axis: int, acc: np.dtype,
                 scratch: _Scratch | None, owned: bool,
                 out: np.ndarray | None = None) -> np.ndarray:
     """:func:`_window_sums` along the addition chain of ``n`` > 1."""
-    chain = addition_chain(n)
-    steps = []                             # (k, i): sums of width k from i and k - i
-    have = {1}
-    for k in chain[1:]:
-        i = next(i for i in reversed(chain) if i < k and i in have and k - i in have)
-        steps.append((k, i))
-        have.add(k)
-    last = {1: -1}                         # the step after which each width is unused
-    for s, (k, i) in enumerate(steps):
-        last[i] = last[k - i] = s
+    steps, last = _chain_steps(n)
 
     def new(shape: tuple[int, ...]) -> np.ndarray:
         return np.empty(shape, acc) if scratch is None else scratch.take(shape, acc)

@@ -103,7 +103,7 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
             orientation = opened.getexif().get(_ORIENTATION, 1)
             array = _to_array(opened, path)
             kept = _metadata(opened) if metadata else None
-            picture_tags = dict(opened.tag_v2) if opened.format == "TIFF" else None
+            unsigned_32 = opened.format == "TIFF" and _unsigned_32(opened.tag_v2)
     except FileFormatError:
         raise
     except FileNotFoundError:
@@ -118,8 +118,7 @@ def read(path: str | os.PathLike, *, metadata: bool = False):
         # Truncated or corrupt data raise these from the decoders.
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise FileFormatError(f"cannot read image {path!r}: {message}") from None
-    if array.dtype == np.int32 and array.size and array.min() < 0 and \
-            _unsigned_32(picture_tags):
+    if unsigned_32 and array.dtype == np.int32 and array.size and array.min() < 0:
         raise FileFormatError(f"image {path!r} holds unsigned 32-bit samples, which Pillow "
                               f"reads as signed ones (values above 2**31 - 1 wrap); "
                               f"convert it to 16-bit or float first")
@@ -131,7 +130,7 @@ def _unsigned_32(tags) -> bool:
     """TIFF tags say unsigned 32-bit integer samples (SampleFormat 1, 32 bits)."""
     def first(value):
         return value[0] if isinstance(value, tuple) and value else value
-    return tags is not None and first(tags.get(339, 1)) == 1 and first(tags.get(258)) == 32
+    return first(tags.get(339, 1)) == 1 and first(tags.get(258)) == 32
 
 
 def _refuse_turned_tiff(picture: Image.Image, path: str) -> None:
@@ -206,8 +205,7 @@ def _to_array(picture: Image.Image, path: str) -> np.ndarray:
         return _palette_array(picture)
     if mode == "I" and picture.format == "PPM":
         return np.asarray(picture).astype(np.uint16)    # 16-bit PGM: maxval <= 65535
-    else:
-        mode = _CONVERT.get(mode, mode)
+    mode = _CONVERT.get(mode, mode)
     if mode not in _NATIVE:
         raise FileFormatError(f"image {path!r} has Pillow mode {picture.mode!r}, which sigconv "
                               f"does not handle")
@@ -247,10 +245,10 @@ def _format_for(path: str) -> str:
 
 
 def _mode_of(array: np.ndarray) -> str:
-    if array.dtype == np.float64 and array.ndim == 2:
-        array = array[:0, :0].astype(np.float32)
+    """The Pillow mode ``array`` is written as (float64 gray as float32's ``F``)."""
     channels = 0 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else -1)
-    mode = _WRITE_MODES.get((array.dtype.name, channels))
+    name = "float32" if array.dtype == np.float64 and channels == 0 else array.dtype.name
+    mode = _WRITE_MODES.get((name, channels))
     if mode is None:
         raise InputTypeError(
             f"cannot write an array of dtype {array.dtype} and shape {array.shape} as an "
@@ -276,27 +274,23 @@ def check_writable(path: str | os.PathLike, like: np.ndarray | None = None) -> s
     fmt = _format_for(path)
     if like is not None:
         like = np.asarray(like)
-        mode = _mode_of(like)
-        _check_holds(fmt, mode, path)
-        if mode == "I" and fmt == "PNG":
-            _check_16_bit(like, path)
+        _check_holds(fmt, _mode_of(like), like, path)
     return fmt
 
 
-def _check_16_bit(array: np.ndarray, path: str) -> None:
-    """PNG writes 32-bit integer gray as 16-bit: only values 0..65535."""
-    if array.size and (array.min() < 0 or array.max() > 65535):
-        raise FileFormatError(f"PNG holds at most 16-bit gray; values of {path!r} span "
-                              f"[{array.min()}, {array.max()}] (use .tif)")
-
-
-def _check_holds(fmt: str, mode: str, path: str) -> None:
+def _check_holds(fmt: str, mode: str, array: np.ndarray, path: str) -> None:
+    """FileFormatError unless ``fmt`` (at ``path``'s extension) holds ``array``, of
+    ``mode``. PNG writes 32-bit integer gray as 16-bit: values 0..65535 only."""
     holds = _EXTENSION_HOLDS.get(_extension(path), _HOLDS.get(fmt))
     if holds is not None and mode not in holds:
         better = " or ".join(ext for ext, f in ((".png", "PNG"), (".tif", "TIFF"))
                              if mode in _HOLDS[f])
         raise FileFormatError(f"{fmt} cannot hold {_MODE_NAMES[mode]} (output {path!r}); "
                               f"write {better}")
+    if mode == "I" and fmt == "PNG" and array.size and (array.min() < 0 or
+                                                         array.max() > 65535):
+        raise FileFormatError(f"PNG holds at most 16-bit gray; values of {path!r} span "
+                              f"[{array.min()}, {array.max()}] (use .tif)")
 
 
 def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = None,
@@ -341,23 +335,20 @@ def write(path: str | os.PathLike, image: np.ndarray, *, format: str | None = No
     path = os.fspath(path)
     array = np.asarray(image)
     mode = _mode_of(array)
-    if array.dtype == np.float64 and array.ndim == 2:
-        array = array.astype(np.float32)
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InputError(f"cannot write an empty image of shape {array.shape}")
     fmt = format or _format_for(path)
-    _check_holds(fmt, mode, path)
-    if mode == "I" and fmt == "PNG":  # PNG has no 32-bit gray; 16-bit if it fits
-        _check_16_bit(array, path)
+    _check_holds(fmt, mode, array, path)
+    if mode == "F":
+        array = array.astype(np.float32, copy=False)
+    if mode == "I" and fmt == "PNG":  # PNG has no 32-bit gray; 16-bit (checked in range)
         array, mode = array.astype(np.uint16), "I;16"
     picture = Image.fromarray(np.ascontiguousarray(array))
     options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
     options.update({key: value for key, value in (metadata or {}).items()
                     if fmt in _METADATA_FORMATS.get(key, ())})
-    if fmt == "WEBP" and mode in ("LA",):
-        picture = picture.convert("RGBA")
-    elif fmt == "WEBP" and mode == "L":
-        picture = picture.convert("RGB")
+    if fmt == "WEBP" and mode in ("L", "LA"):   # WebP has no gray: stored as colour
+        picture = picture.convert({"L": "RGB", "LA": "RGBA"}[mode])
     try:
         picture.save(path, format=fmt, **options)
     except (OSError, ValueError, KeyError) as exc:
