@@ -11,7 +11,14 @@ array([ 2,  7, 16, 17, 12])
 The audio and image front ends live in ``sigconv.audio`` and ``sigconv.image``.
 """
 
-from ._errors import FileFormatError, InputError, InputTypeError, OutputExistsError, SigconvError
+from ._errors import (
+    FileFormatError,
+    InputError,
+    InputTypeError,
+    MissingExtraError,
+    OutputExistsError,
+    SigconvError,
+)
 from .engine import (
                      Convolver,
                      Plan,
@@ -27,6 +34,7 @@ from .engine import (
 
 __version__ = "0.1.0"
 
-__all__ = ["Convolver", "FileFormatError", "InputError", "InputTypeError", "OutputExistsError", "Plan",
+__all__ = ["Convolver", "FileFormatError", "InputError", "InputTypeError", "MissingExtraError",
+           "OutputExistsError", "Plan",
            "SigconvError", "choose_conv_method", "convolve", "convolve2d", "correlate",
            "correlate2d", "explain", "fftconvolve", "oaconvolve"]

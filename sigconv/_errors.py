@@ -25,3 +25,8 @@ class FileFormatError(SigconvError, OSError):
 
 class OutputExistsError(SigconvError, FileExistsError):
     """The output file exists and overwriting was not allowed."""
+
+
+class MissingExtraError(SigconvError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install
+    (``pip install 'sigconv[plot]'``)."""

@@ -1,0 +1,1 @@
+"""Convolution layers (work in progress of this session)."""

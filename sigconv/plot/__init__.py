@@ -1,0 +1,43 @@
+"""Pictures of convolutions, with matplotlib (the optional extra ``sigconv[plot]``).
+
+Every function here reads public results (arrays, :class:`sigconv.Plan`,
+:func:`sigconv.steps`) and writes one picture file; nothing in the library imports
+this package, and matplotlib is imported by :mod:`sigconv.plot._mpl` alone, at the
+first picture drawn. Without matplotlib, drawing raises
+:class:`sigconv.MissingExtraError` naming the extra to install.
+
+Functions (each in its own private module, loaded when first used):
+
+- :func:`slide`: the flip-and-slide picture of a 1-D or 2-D convolution;
+  ``.png`` shows a few positions side by side, ``.gif`` animates every one.
+- :func:`audio`: dry and wet waveforms, their spectrograms, the impulse response
+  and its energy decay curve with the RT60 estimate.
+- :func:`image_filter`: before | kernel | after.
+- :func:`scaling`: measured time against size for each method, log-log, with the
+  planner's choice marked.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "slide": "_slide",
+    "audio": "_audio",
+    "image_filter": "_image",
+    "scaling": "_scaling",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'sigconv.plot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
