@@ -17,12 +17,16 @@ read, write, info
     and fewer) and clipping is counted, never silent.
 reverb, echo, echo_ir, resample, route
     Array effects; ``reverb`` normalises the IR by energy by default (see its docs).
+decay_curve, rt60, decay_fit
+    Schroeder energy decay curve of an impulse response and its reverberation time
+    (T30/T20 line fit extrapolated to -60 dB).
 StreamConvolver
     Block-by-block convolution with memory bounded independently of the stream length.
 reverb_file, echo_file
     File-to-file renders, streamed for long inputs (what ``sigconv reverb``/``echo`` run).
 """
 
+from ._decay import DecayFit, decay_curve, decay_fit, rt60
 from ._effects import DEFAULT_IR_NORM, IR_NORMS, echo, echo_ir, resample, reverb
 from ._files import AudioInfo, info, read, write
 from ._levels import LevelReport, parse_dbfs
@@ -31,6 +35,7 @@ from ._routing import ROUTINGS, Routing, route
 from ._stream import StreamConvolver, default_block_size
 
 __all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "ROUTINGS", "STREAM_THRESHOLD", "AudioInfo",
-           "LevelReport", "RenderReport", "Routing", "StreamConvolver", "default_block_size",
-           "echo", "echo_file", "echo_ir", "info", "parse_dbfs", "read", "resample", "reverb",
-           "reverb_file", "route", "write"]
+           "DecayFit", "LevelReport", "RenderReport", "Routing", "StreamConvolver",
+           "decay_curve", "decay_fit", "default_block_size", "echo", "echo_file", "echo_ir",
+           "info", "parse_dbfs", "read", "resample", "reverb", "reverb_file", "route", "rt60",
+           "write"]
