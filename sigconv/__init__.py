@@ -31,10 +31,11 @@ from .engine import (
                      fftconvolve,
                      oaconvolve,
 )
+from ._steps import Step, steps
 
 __version__ = "0.1.0"
 
 __all__ = ["Convolver", "FileFormatError", "InputError", "InputTypeError", "MissingExtraError",
            "OutputExistsError", "Plan",
-           "SigconvError", "choose_conv_method", "convolve", "convolve2d", "correlate",
-           "correlate2d", "explain", "fftconvolve", "oaconvolve"]
+           "SigconvError", "Step", "choose_conv_method", "convolve", "convolve2d", "correlate",
+           "correlate2d", "explain", "fftconvolve", "oaconvolve", "steps"]
