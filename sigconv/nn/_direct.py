@@ -1,0 +1,200 @@
+"""Direct convolution layers: matrix products through BLAS, or a loop over the taps.
+
+Both work on the padded input ``xp`` (N, C_in, *padded) and compute only the outputs
+the stride keeps.
+
+``gemm``: the kernel's taps are stacked into the contraction, so that each group's
+output is one matrix product ``W_g (C_out/g, C_in/g * taps) @ cols (C_in/g * taps, P)``
+per image (numpy.matmul, which calls BLAS sgemm/dgemm). ``cols`` is filled one tap at
+a time from a view of the input, in one of two layouts:
+
+* *shifted* (stride 1): the padded image is flattened, and tap ``t`` of the kernel
+  reads the contiguous slice ``[off_t, off_t + P)`` of it, where ``off_t`` is the
+  tap's flat offset; every output row then carries ``padded - out`` junk columns
+  (wrapped-around positions) that are computed and cropped. Contiguous copies run at
+  memcpy speed.
+* *strided* (any stride): tap ``t`` reads the strided view of the samples the kept
+  outputs need (the classic im2col), so nothing the stride skips is computed.
+
+``taps``: for one input channel per group (depthwise), each tap is one broadcast
+multiply-add over the whole batch: no copy, no matrix product of width 1.
+
+The backward pass reuses the same layouts: ``grad_w = grad_y @ cols^T`` and
+``cols_grad = W^T @ grad_y`` scattered back tap by tap (col2im, the adjoint of the
+fill), which is the transposed convolution of ``grad_y`` with the weight.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._args import Geometry
+
+# Bytes of the stacked-taps buffer per chunk of images: a few MB keeps it in the
+# last-level cache between its fill and the matrix product (one image at least).
+COLS_CHUNK_BYTES = 8 << 20
+
+# The shifted layout is used when at least this fraction of its columns are outputs
+# (the rest are wrapped-around junk computed for nothing).
+SHIFTED_MIN_USEFUL = 0.75
+
+
+class Layout(NamedTuple):
+    shifted: bool
+    cols: int                   # P: columns of the product per image
+    width: int                  # columns of the output buffer per image (>= cols)
+    offsets: tuple              # per tap: flat offset (shifted) or slices (strided)
+
+
+def tap_starts(geo: Geometry) -> list[tuple[int, ...]]:
+    """Start of each tap (kernel index order) in the padded input, per spatial axis."""
+    return [tuple(t * d for t, d in zip(idx, geo.dilation)) for idx in np.ndindex(*geo.kernel)]
+
+
+def tap_slices(geo: Geometry) -> list[tuple[slice, ...]]:
+    """For each tap, the strided view of the padded input that its outputs read."""
+    return [tuple(slice(a, a + (o - 1) * s + 1, s)
+                  for a, o, s in zip(start, geo.out_size, geo.stride))
+            for start in tap_starts(geo)]
+
+
+def useful_fraction(geo: Geometry) -> float:
+    """Outputs / computed columns of the shifted layout (stride 1)."""
+    sp = geo.padded
+    st = [math.prod(sp[i + 1:]) for i in range(len(sp))]
+    cols = sum((o - 1) * s for o, s in zip(geo.out_size, st)) + 1
+    return math.prod(geo.out_size) / cols
+
+
+def layout(geo: Geometry) -> Layout:
+    sp = geo.padded
+    if all(s == 1 for s in geo.stride) and useful_fraction(geo) >= SHIFTED_MIN_USEFUL:
+        st = [math.prod(sp[i + 1:]) for i in range(len(sp))]
+        cols = sum((o - 1) * s for o, s in zip(geo.out_size, st)) + 1
+        offs = tuple(sum(a * s for a, s in zip(start, st)) for start in tap_starts(geo))
+        return Layout(True, cols, geo.out_size[0] * st[0], offs)
+    p = math.prod(geo.out_size)
+    return Layout(False, p, p, tuple(tap_slices(geo)))
+
+
+def _chunk(geo: Geometry, lay: Layout, itemsize: int) -> int:
+    per_image = geo.c_in * geo.taps * lay.cols * itemsize
+    return max(1, min(geo.batch, COLS_CHUNK_BYTES // max(1, per_image)))
+
+
+def _fill(cols: np.ndarray, xp: np.ndarray, n0: int, n1: int, geo: Geometry,
+          lay: Layout) -> None:
+    """cols (nb, C, taps, P) <- the taps' views of images n0..n1 of xp."""
+    nb = n1 - n0
+    if lay.shifted:
+        xf = xp.reshape(xp.shape[:2] + (-1,))
+        for t, off in enumerate(lay.offsets):
+            np.copyto(cols[:nb, :, t, :], xf[n0:n1, :, off:off + lay.cols])
+    else:
+        for t, sl in enumerate(lay.offsets):
+            dst = cols[:nb, :, t, :].reshape((nb, geo.c_in) + geo.out_size)
+            np.copyto(dst, xp[(slice(n0, n1), slice(None)) + sl])
+
+
+def _crop(ybuf: np.ndarray, geo: Geometry, lay: Layout) -> np.ndarray:
+    """(N, C_out, width) -> (N, C_out, *out) view."""
+    n, c = ybuf.shape[:2]
+    if not lay.shifted:
+        return ybuf.reshape((n, c) + geo.out_size)
+    full = ybuf.reshape((n, c, geo.out_size[0]) + geo.padded[1:])
+    return full[(slice(None),) * 3 + tuple(slice(0, o) for o in geo.out_size[1:])]
+
+
+def gemm_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    """y (N, C_out, *out) as a view of a work buffer (the caller adds the bias into a
+    contiguous result)."""
+    xp = np.ascontiguousarray(xp)
+    G, cg, cog, taps = geo.groups, geo.cg, geo.cog, geo.taps
+    lay = layout(geo)
+    wm = np.ascontiguousarray(w).reshape(G, cog, cg * taps)
+    N, P = geo.batch, lay.cols
+    ybuf = np.empty((N, G, cog, lay.width), xp.dtype)
+    nb = _chunk(geo, lay, xp.itemsize)
+    cols = np.empty((nb, geo.c_in, taps, P), xp.dtype)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        _fill(cols, xp, n0, n1, geo, lay)
+        np.matmul(wm, cols[:n1 - n0].reshape(n1 - n0, G, cg * taps, P),
+                  out=ybuf[n0:n1, :, :, :P])
+    return _crop(ybuf.reshape(N, geo.c_out, lay.width), geo, lay)
+
+
+def gemm_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
+                  need_gx: bool = True, need_gw: bool = True):
+    """(grad of the padded input (N, C_in, *padded) or None, grad_w or None)."""
+    xp = np.ascontiguousarray(xp)
+    G, cg, cog, taps = geo.groups, geo.cg, geo.cog, geo.taps
+    lay = layout(geo)
+    N, P, K = geo.batch, lay.cols, cg * taps
+    dt = xp.dtype
+    wm = np.ascontiguousarray(w).reshape(G, cog, K)
+    if lay.shifted:       # grad_y spread into the shifted layout, zeros on the junk
+        gyb = np.zeros((N, geo.c_out, lay.width), dt)
+        _crop(gyb, geo, lay)[...] = gy
+        gyl = gyb.reshape(N, G, cog, lay.width)[..., :P]
+    else:
+        gyl = np.ascontiguousarray(gy).reshape(N, G, cog, P)
+    nb = _chunk(geo, lay, dt.itemsize)
+    cols = np.empty((nb, geo.c_in, taps, P), dt)
+    gw = np.zeros((G, cog, K), dt) if need_gw else None
+    gxp = np.zeros((N, geo.c_in) + geo.padded, dt) if need_gx else None
+    gxf = gxp.reshape(N, geo.c_in, -1) if need_gx else None
+    wt = wm.transpose(0, 2, 1)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        if need_gw:
+            _fill(cols, xp, n0, n1, geo, lay)
+            c4 = cols[:m].reshape(m, G, K, P)
+            gw += np.matmul(gyl[n0:n1], c4.transpose(0, 1, 3, 2)).sum(axis=0)
+        if need_gx:
+            gc = np.matmul(wt, gyl[n0:n1]).reshape(m, geo.c_in, taps, P)
+            for t, off in enumerate(lay.offsets):
+                if lay.shifted:
+                    gxf[n0:n1, :, off:off + P] += gc[:, :, t, :]
+                else:
+                    gxp[(slice(n0, n1), slice(None)) + off] += \
+                        gc[:, :, t, :].reshape((m, geo.c_in) + geo.out_size)
+    return gxp, (gw.reshape(w.shape) if need_gw else None)
+
+
+def taps_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    """One input channel per group: a broadcast multiply-add per tap (y (N, C_out, *out))."""
+    C, m = geo.c_in, geo.cog
+    one = (1,) * geo.nsp
+    wv = w.reshape(C, m, geo.taps)
+    y = np.zeros((geo.batch, C, m) + geo.out_size, xp.dtype)
+    tmp = np.empty_like(y)
+    for t, sl in enumerate(tap_slices(geo)):
+        xt = xp[(slice(None), slice(None)) + sl][:, :, None]
+        np.multiply(xt, wv[:, :, t].reshape((C, m) + one), out=tmp)
+        y += tmp
+    return y.reshape((geo.batch, geo.c_out) + geo.out_size)
+
+
+def taps_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
+                  need_gx: bool = True, need_gw: bool = True):
+    C, m = geo.c_in, geo.cog
+    one = (1,) * geo.nsp
+    wv = w.reshape(C, m, geo.taps)
+    g = gy.reshape((geo.batch, C, m) + geo.out_size)
+    gw = np.zeros((C, m, geo.taps), xp.dtype) if need_gw else None
+    gxp = np.zeros((geo.batch, C) + geo.padded, xp.dtype) if need_gx else None
+    axes = tuple(range(3, 3 + geo.nsp))
+    for t, sl in enumerate(tap_slices(geo)):
+        idx = (slice(None), slice(None)) + sl
+        if need_gw:
+            xt = xp[idx][:, :, None]
+            gw[:, :, t] = (g * xt).sum(axis=(0,) + axes)
+        if need_gx:
+            wt = wv[:, :, t].reshape((C, m) + one)
+            gxp[idx] += (g * wt).sum(axis=2) if m > 1 else g[:, :, 0] * wt[:, 0]
+    return gxp, (gw.reshape(w.shape) if need_gw else None)

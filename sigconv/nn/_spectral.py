@@ -1,0 +1,152 @@
+"""Convolution layers through the engine's transforms (FFT or overlap-add).
+
+The layer is rewritten as one engine correlation over the spatial axes, the batch,
+group and channel axes broadcasting (the engine convolves only where both operands
+are longer than 1):
+
+* one input channel per group (depthwise, with a channel multiplier ``m``):
+  ``x`` (N, G, 1, *S) against ``w`` (1, G, m, *k) gives (N, G, m, *out) directly;
+* several input channels per group: ``x`` (N, G, 1, C_in/G, *S) against ``w``
+  (1, G, C_out/G, C_in/G, *k), then the sum over the input channels. The engine has
+  no entry point that sums over an axis in the frequency domain, so here every
+  (output, input) channel pair pays its own inverse transform; the planner knows it.
+
+Dilation zero-stuffs the kernel. Stride keeps every s-th output of the stride-1
+result (a transform cannot skip outputs). Zero padding up to the kernel's reach is
+done by the engine's 'full' mode (no padded copy of the input); other padding is
+explicit. The gradients are the same correlations with the roles exchanged:
+``grad_x`` is the full convolution of the zero-stuffed ``grad_y`` with the kernel,
+``grad_w`` the valid correlation of the padded input with the zero-stuffed
+``grad_y``, summed over the batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..engine import convolve, correlate
+from ._args import Geometry
+from ._pad import pad
+
+# Bytes of the broadcast (N, G, C_out/G, C_in/G, *out) result per chunk of images when
+# the input channels are summed after the transforms.
+SUM_CHUNK_BYTES = 64 << 20
+
+
+def dilated(w: np.ndarray, geo: Geometry) -> np.ndarray:
+    if all(d == 1 for d in geo.dilation):
+        return w
+    out = np.zeros(w.shape[:2] + geo.reach, w.dtype)
+    out[(slice(None),) * 2 + tuple(slice(None, None, d) for d in geo.dilation)] = w
+    return out
+
+
+def stuffed(gy: np.ndarray, geo: Geometry) -> np.ndarray:
+    """grad_y with s - 1 zeros between its samples (the stride's adjoint)."""
+    if all(s == 1 for s in geo.stride):
+        return gy
+    size = tuple((o - 1) * s + 1 for o, s in zip(geo.out_size, geo.stride))
+    out = np.zeros(gy.shape[:2] + size, gy.dtype)
+    out[(slice(None),) * 2 + tuple(slice(None, None, s) for s in geo.stride)] = gy
+    return out
+
+
+def uses_full_mode(geo: Geometry) -> bool:
+    """Zero padding the engine's 'full' mode covers (no padded copy of the input)."""
+    return (geo.padding_mode == "zeros" and any(a or b for a, b in geo.pads)
+            and all(max(a, b) <= r - 1 for (a, b), r in zip(geo.pads, geo.reach)))
+
+
+def engine_shapes(geo: Geometry) -> tuple[tuple, tuple, str]:
+    """Shapes of the engine operands of the forward pass, and its mode."""
+    G, cg, cog = geo.groups, geo.cg, geo.cog
+    full = uses_full_mode(geo)
+    size = geo.in_size if full else geo.padded
+    chan_x, chan_w = ((1,), (cog,)) if cg == 1 else ((1, cg), (cog, cg))
+    return ((geo.batch, G) + chan_x + size, (1, G) + chan_w + geo.reach,
+            "full" if full else "valid")
+
+
+def _chunks(geo: Geometry, per_image_elems: int, itemsize: int) -> int:
+    return max(1, min(geo.batch, SUM_CHUNK_BYTES // max(1, per_image_elems * itemsize)))
+
+
+def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndarray:
+    """y (N, C_out, *out) by the engine with ``method`` 'fft' or 'oa'."""
+    G, cg, cog, nsp = geo.groups, geo.cg, geo.cog, geo.nsp
+    full = uses_full_mode(geo)
+    xs = x if full else pad(x, geo.pads, geo.padding_mode)
+    wd = dilated(w, geo)
+    axes = tuple(range(-nsp, 0))
+    if full:
+        start = tuple(r - 1 - a for r, (a, b) in zip(geo.reach, geo.pads))
+    else:
+        start = (0,) * nsp
+    keep = tuple(slice(s0, s0 + (o - 1) * s + 1, s)
+                 for s0, o, s in zip(start, geo.out_size, geo.stride))
+    mode = "full" if full else "valid"
+    N = geo.batch
+    if cg == 1:
+        y = correlate(xs.reshape((N, G, 1) + xs.shape[2:]),
+                      wd.reshape((1, G, cog) + wd.shape[2:]), mode, method, axes)
+        y = y.reshape((N, geo.c_out) + y.shape[3:])[(slice(None),) * 2 + keep]
+        return y
+    wg = wd.reshape((1, G, cog, cg) + wd.shape[2:])
+    y = np.empty((N, G, cog) + geo.out_size, x.dtype)
+    per = G * cog * cg * math.prod(n + r - 1 for n, r in zip(xs.shape[2:], geo.reach))
+    nb = _chunks(geo, per, 8)
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        part = correlate(xs[n0:n1].reshape((n1 - n0, G, 1, cg) + xs.shape[2:]), wg,
+                         mode, method, axes)
+        np.sum(part[(slice(None),) * 4 + keep], axis=3, out=y[n0:n1])
+    return y.reshape((N, geo.c_out) + geo.out_size)
+
+
+def backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method: str,
+             need_gx: bool = True, need_gw: bool = True):
+    """(grad of the padded input, grad_w) by the engine; ``xp`` is the padded input."""
+    G, cg, cog, nsp = geo.groups, geo.cg, geo.cog, geo.nsp
+    N = geo.batch
+    axes = tuple(range(-nsp, 0))
+    wd = dilated(w, geo)
+    gs = stuffed(gy, geo)
+    osz = gs.shape[2:]
+    gxp = gw = None
+    if need_gx:
+        gxp = np.zeros((N, geo.c_in) + geo.padded, xp.dtype)
+        span = tuple(slice(0, o + r - 1) for o, r in zip(osz, geo.reach))
+        dst = gxp[(slice(None),) * 2 + span]
+        if cg == 1:
+            part = convolve(gs.reshape((N, G, cog) + osz), wd.reshape((1, G, cog) + geo.reach),
+                            "full", method, axes)
+            dst[...] = part.sum(axis=2) if cog > 1 else part[:, :, 0]
+        else:
+            wg = wd.reshape((1, G, cog, cg) + geo.reach)
+            per = G * cog * cg * math.prod(o + r - 1 for o, r in zip(osz, geo.reach))
+            nb = _chunks(geo, per, 8)
+            for n0 in range(0, N, nb):
+                n1 = min(N, n0 + nb)
+                part = convolve(gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), wg,
+                                "full", method, axes)
+                dst[n0:n1] = part.sum(axis=2).reshape((n1 - n0, geo.c_in) + part.shape[4:])
+    if need_gw:
+        lag = tuple(slice(0, r, d) for r, d in zip(geo.reach, geo.dilation))
+        if cg == 1:
+            part = correlate(xp.reshape((N, G, 1) + geo.padded), gs.reshape((N, G, cog) + osz),
+                             "valid", method, axes)
+            gw = part[(slice(None),) * 3 + lag].sum(axis=0).reshape(w.shape)
+        else:
+            gw = np.zeros((G, cog, cg) + geo.kernel, xp.dtype)
+            per = G * cog * cg * math.prod(p - o + 1 for p, o in zip(geo.padded, osz))
+            nb = _chunks(geo, per, 8)
+            for n0 in range(0, N, nb):
+                n1 = min(N, n0 + nb)
+                part = correlate(xp[n0:n1].reshape((n1 - n0, G, 1, cg) + geo.padded),
+                                 gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz),
+                                 "valid", method, axes)
+                gw += part[(slice(None),) * 4 + lag].sum(axis=0)
+            gw = gw.reshape(w.shape)
+    return gxp, gw
