@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from sigconv._io import atomic_output, check_output_path
@@ -16,6 +17,7 @@ from ._common import (
     positive_float,
     positive_int,
 )
+from ._plot import add_plot_option, check_plot, draw
 
 _IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
 _DEFAULT_TARGET = "-1dBFS"
@@ -43,6 +45,8 @@ def register(subparsers) -> None:
                      help="IR normalisation: energy (default; unit power gain, so levels "
                           "stay put when IRs change), peak (largest tap = 1) or none")
     _add_render_options(rev, "the reverb tail (IR length - 1 frames)")
+    add_plot_option(rev, "dry and wet waveforms and spectrograms, the IR and its energy "
+                    "decay with the RT60")
     rev.set_defaults(run=run_reverb)
 
     ech = subparsers.add_parser(
@@ -59,6 +63,8 @@ def register(subparsers) -> None:
     ech.add_argument("--repeats", type=positive_int, default=4,
                      help="number of echoes (default 4)")
     _add_render_options(ech, "the echoes past the input's end")
+    add_plot_option(ech, "dry and wet waveforms and spectrograms and the echo's impulse "
+                    "response")
     ech.set_defaults(run=run_echo)
 
 
@@ -90,6 +96,7 @@ def run_reverb(args: argparse.Namespace) -> int:
     from sigconv.audio import reverb_file
 
     check_output_path(args.output, [args.input, args.ir], force=args.force)
+    check_plot(args, [args.input, args.ir])
     with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
         report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
                              predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
@@ -98,6 +105,12 @@ def run_reverb(args: argparse.Namespace) -> int:
                              block_size=args.block_size, progress=_progress(args),
                              notify=lambda msg: note(args, msg), workers=args.workers)
     _report(args, report)
+    if args.plot is not None:
+        import sigconv.plot
+
+        draw(args, sigconv.plot.audio_files, args.input, args.output, ir=args.ir,
+             title=f"reverb: {os.path.basename(args.input)} through "
+                   f"{os.path.basename(args.ir)} (dry {args.dry:g}, wet {args.wet:g})")
     return 0
 
 
@@ -105,6 +118,7 @@ def run_echo(args: argparse.Namespace) -> int:
     from sigconv.audio import echo_file
 
     check_output_path(args.output, [args.input], force=args.force)
+    check_plot(args, [args.input])
     with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
         report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
                            repeats=args.repeats, tail=args.tail, normalize=args.normalize,
@@ -112,6 +126,15 @@ def run_echo(args: argparse.Namespace) -> int:
                            block_size=args.block_size, progress=_progress(args),
                            workers=args.workers)
     _report(args, report)
+    if args.plot is not None:
+        import sigconv.plot
+        from sigconv.audio import echo_ir
+
+        h = echo_ir(report.samplerate, delay=args.delay, decay=args.decay,
+                    repeats=args.repeats)
+        draw(args, sigconv.plot.audio_files, args.input, args.output, ir=h,
+             title=f"echo: {os.path.basename(args.input)}, delay {args.delay:g} s, decay "
+                   f"{args.decay:g}, {args.repeats} repeats")
     return 0
 
 

@@ -8,7 +8,15 @@ import sys
 
 import numpy as np
 
-from ._common import add_output_options, naming_output, non_negative_float, note, positive_int
+from ._common import (
+    UsageError,
+    add_output_options,
+    naming_output,
+    non_negative_float,
+    note,
+    positive_int,
+)
+from ._plot import add_plot_option, check_plot, draw
 
 _ARRAY_EXTS = (".npy", ".csv", ".txt")
 
@@ -24,6 +32,13 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive_int, default=None,
                    help="threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress notes")
+    add_plot_option(p, "measured time against size for direct, overlap-add and FFT "
+                    "(log-log, the planner's choice marked; a sweep of a few seconds "
+                    "after calibrating)")
+    p.add_argument("--plot-only", action="store_true",
+                   help="with --plot: skip the calibration, only sweep and draw (the "
+                   "planner's current constants mark its choice)")
+    p.add_argument("--force", action="store_true", help="overwrite the --plot picture")
     p.set_defaults(run=run_calibrate)
 
     p = sub.add_parser("convolve", help="convolve two arrays stored in .npy/.csv/.txt files")
@@ -77,8 +92,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from sigconv import _profile, backends
     from sigconv.engine import _calibrate, _planner
 
+    if args.plot_only and args.plot is None:
+        raise UsageError("--plot-only needs --plot PICTURE")
+    check_plot(args)
     workers = args.workers or backends.default_workers()
     say = (lambda msg: None) if args.quiet else (lambda msg: note(args, f"measuring {msg}"))
+    if args.plot_only:
+        _plot_scaling(args, workers, say)
+        return 0
     made = 0
     if args.seconds > 0:
         made = _calibrate.plan_wisdom(workers=workers, seconds=args.seconds, progress=say)
@@ -91,7 +112,28 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(f"profile saved to {path}")
     if made:
         print(f"FFTW wisdom for {made} transforms saved to {_profile.wisdom_path()}")
+    if args.plot is not None:
+        _plot_scaling(args, workers, say)
     return 0
+
+
+def _plot_scaling(args: argparse.Namespace, workers: int, say) -> None:
+    """The scaling sweeps (kernel as long as the signal; a 129-tap kernel), their
+    crossovers printed, then the picture."""
+    import sigconv.plot
+    from sigconv.engine import measure_scaling
+
+    runs = [measure_scaling(kernel=None, workers=workers, progress=say),
+            measure_scaling(kernel=129, workers=workers, progress=say)]
+    for run in runs:
+        label = "kernel = signal" if run.kernel is None else f"kernel {run.kernel} taps"
+        seen = ", ".join(f"{a} -> {b} at n ~ {n:,.0f}" for a, b, n in run.crossovers())
+        auto = ", ".join(f"{run.chosen[i - 1]} -> {run.chosen[i]} at n ~ "
+                         f"{(run.sizes[i - 1] * run.sizes[i]) ** 0.5:,.0f}"
+                         for i in range(1, len(run.sizes)) if run.chosen[i] != run.chosen[i - 1])
+        print(f"scaling ({label}): fastest measured {seen or 'unchanged'}; "
+              f"auto picks {auto or 'one method throughout'}")
+    draw(args, sigconv.plot.scaling, runs)
 
 
 def _read_array(path: str) -> np.ndarray:

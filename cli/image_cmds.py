@@ -22,6 +22,11 @@ from ._common import (
     note,
     positive_int,
 )
+from ._plot import add_plot_option, check_plot, draw
+
+# The largest kernel side --plot draws (a Gaussian of sigma ~256 or a box of 2049):
+# the heat map of a larger one would take more memory than the filtering itself.
+_PLOT_KERNEL_MAX = 2049
 
 _BORDER_HELP = ("pixels beyond the edge, as scipy.ndimage names them: reflect (default; "
                 "mirrored, edge pixel repeated), mirror (edge pixel not repeated), nearest "
@@ -82,13 +87,22 @@ def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
                          "engine's method)" if box else ")"))
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="threads (default: every core); the image is cut in strips")
+    add_plot_option(parser, "the image before | the kernel | the image after")
 
 
 def run_blur(args: argparse.Namespace) -> int:
     """Run ``sigconv blur``."""
     if args.sigma is not None:
-        return _process(args, image.gaussian, args.sigma, what=f"Gaussian sigma={args.sigma:g}")
-    return _process(args, image.box, args.box, what=f"box {args.box}x{args.box}")
+        what = f"Gaussian sigma={args.sigma:g}"
+        side = 2 * (4.0 * args.sigma + 0.5) + 1          # float: sigma may be huge
+        kernel = (lambda: image.gaussian_kernel2d(args.sigma)) if side <= _PLOT_KERNEL_MAX \
+            else f"{side:.4g}"
+        return _process(args, image.gaussian, args.sigma, what=what,
+                        plot_kernels=(kernel, f"Gaussian, sigma {args.sigma:g}"))
+    side = args.box
+    kernel = (lambda: image.box_kernel(args.box)) if side <= _PLOT_KERNEL_MAX else str(side)
+    return _process(args, image.box, args.box, what=f"box {args.box}x{args.box}",
+                    plot_kernels=(kernel, f"box {args.box}x{args.box} (mean)"))
 
 
 def run_edges(args: argparse.Namespace) -> int:
@@ -96,8 +110,18 @@ def run_edges(args: argparse.Namespace) -> int:
     if args.operator == "laplacian" and args.direction != "magnitude":
         raise UsageError(f"--operator laplacian has no --direction {args.direction} "
                          f"(it is not a gradient; leave --direction out)")
+    kx, ky = image.OPERATORS[args.operator]
+    name = args.operator.capitalize()
+    if ky is None:
+        kernels = {f"{name}": kx}
+    elif args.direction == "magnitude":
+        kernels = {f"{name} x (correlated)": kx, f"{name} y (correlated)": ky}
+    else:
+        kernels = {f"{name} {args.direction} (correlated)":
+                   kx if args.direction == "x" else ky}
     return _process(args, image.edges, args.operator, direction=args.direction,
-                    color=args.color, scale=args.scale, what=f"{args.operator} edges")
+                    color=args.color, scale=args.scale, what=f"{args.operator} edges",
+                    plot_kernels=(kernels, None))
 
 
 def run_filter(args: argparse.Namespace) -> int:
@@ -110,14 +134,29 @@ def run_filter(args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"--kernel {args.kernel!r} is neither a preset "
                          f"({', '.join(sorted(image.PRESETS))}) nor a .txt/.csv/.npy file")
+    shown = kernel
+    if args.normalize and abs(kernel.sum()) > 1e-12 * abs(kernel).sum():
+        shown = kernel / kernel.sum()     # a zero sum is refused by image.filter itself
+    how = "correlated: slid as it is" if args.correlate else "convolved: slid flipped"
     return _process(args, image.filter, kernel, normalize=args.normalize,
                     correlate=args.correlate, inputs=(args.input, args.kernel),
-                    what=f"{kernel.shape[0]}x{kernel.shape[1]} kernel")
+                    what=f"{kernel.shape[0]}x{kernel.shape[1]} kernel",
+                    plot_kernels=(shown, f"{os.path.basename(args.kernel)}"
+                                  f"{' normalised' if args.normalize else ''}\n({how})"))
 
 
 def _process(args: argparse.Namespace, function, *positional, what: str,
-             inputs: tuple[str, ...] | None = None, **options) -> int:
+             inputs: tuple[str, ...] | None = None, plot_kernels=None, **options) -> int:
+    """Check, read, filter, write; then draw --plot with ``plot_kernels``, a pair
+    (kernel or {title: kernel} or a callable making it, panel title or None)."""
     check_output_path(args.output, inputs or (args.input,), force=args.force)
+    check_plot(args, inputs or (args.input,))
+    if args.plot is not None:
+        kernel, kernel_title = plot_kernels
+        if isinstance(kernel, str):      # the kernel's side, too large to draw
+            raise UsageError(f"--plot draws kernels up to {_PLOT_KERNEL_MAX} pixels wide; "
+                             f"this one is {kernel}")
+        kernel = kernel() if callable(kernel) else kernel
     image.check_writable(args.output)
     pixels, metadata = image.read(args.input, metadata=True)
     # The output has the input's kind: refuse a format that cannot hold it (16-bit gray
@@ -129,4 +168,13 @@ def _process(args: argparse.Namespace, function, *positional, what: str,
         image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
     shape = "x".join(str(n) for n in pixels.shape[1::-1])
     note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
+    if args.plot is not None:
+        from sigconv import plot
+
+        if args.command == "edges" and args.color == "luminance" and pixels.ndim == 3 \
+                and pixels.shape[2] >= 3:
+            what += " of the luma (0.299 R + 0.587 G + 0.114 B), written gray"
+        draw(args, plot.image_filter, pixels, kernel, result,
+             title=f"{args.command} {os.path.basename(args.input)}: {what}",
+             kernel_titles=kernel_title)
     return 0

@@ -9,8 +9,9 @@ from ._api import (
                    fftconvolve,
                    oaconvolve,
 )
+from ._calibrate import Scaling, measure_scaling
 from ._planner import Plan
 from ._two_d import convolve2d, correlate2d
 
-__all__ = ["Convolver", "Plan", "choose_conv_method", "convolve", "convolve2d", "correlate",
-           "correlate2d", "explain", "fftconvolve", "oaconvolve"]
+__all__ = ["Convolver", "Plan", "Scaling", "choose_conv_method", "convolve", "convolve2d",
+           "correlate", "correlate2d", "explain", "fftconvolve", "measure_scaling", "oaconvolve"]

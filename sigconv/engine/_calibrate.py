@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +21,9 @@ from ._direct import _taps
 from ._validate import prepare
 
 
-def _median_time(fn, repeat: int = 7, min_time: float = 0.02) -> float:
+def _median_time(fn, repeat: int = 7, min_time: float = 0.02, best: bool = False) -> float:
+    """Median (or with ``best``, least) seconds per call of ``fn`` over ``repeat`` runs,
+    each looping ``fn`` until it lasts ``min_time``."""
     fn()
     number = 1
     while True:
@@ -37,7 +40,7 @@ def _median_time(fn, repeat: int = 7, min_time: float = 0.02) -> float:
         for _ in range(number):
             fn()
         times.append((time.perf_counter() - t0) / number)
-    return statistics.median(times)
+    return min(times) if best else statistics.median(times)
 
 
 def _fft_exec_time(backend, n: int, dtype: str, workers: int, kind: str = "r2c",
@@ -182,3 +185,152 @@ def plan_wisdom(backend=None, workers: int = 2, seconds: float = 60.0, progress=
             made += 2
     save_wisdom(wisdom_path())
     return made
+
+
+# --------------------------------------------------------------------------- scaling
+
+#: Methods the scaling sweep times, in the order they are drawn.
+SCALING_METHODS = ("direct", "oa", "fft")
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Measured time of each method against the signal length (``measure_scaling``).
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Signal lengths ``n``.
+    kernel : int or None
+        Kernel length, or None when the kernel is as long as the signal (the classic
+        picture: direct costs ``n**2``, the FFT ``n log n``).
+    seconds : dict of str to tuple of float
+        Least seconds per call (best of three runs) of ``convolve(..., method=m)`` for each method ``m``
+        and size; NaN where not measured (a method dropped once a call took longer
+        than the sweep's cap).
+    chosen : tuple of str
+        The method ``method="auto"`` picks for each size (:func:`sigconv.explain`).
+    predicted : dict of str to tuple of float
+        The planner's predicted seconds of each method (the cheapest variant of it).
+    backend : str
+        FFT backend the transforms used.
+    workers : int
+        Threads the transforms used.
+    """
+
+    sizes: tuple[int, ...]
+    kernel: int | None
+    seconds: dict[str, tuple[float, ...]]
+    chosen: tuple[str, ...]
+    predicted: dict[str, tuple[float, ...]]
+    backend: str
+    workers: int
+
+    def crossovers(self) -> list[tuple[str, str, float]]:
+        """Where the fastest measured method changes for good: ``(before, after, n)``,
+        ``n`` the geometric mean of the two sizes around the change. A change counts
+        when the new method stays fastest at the next size too (or is the last size),
+        so one noisy point does not make two crossovers."""
+        best = []
+        for i in range(len(self.sizes)):
+            times = {m: t[i] for m, t in self.seconds.items() if math.isfinite(t[i])}
+            best.append(min(times, key=times.get) if times else None)
+        out = []
+        current, last = best[0], 0
+        for i in range(1, len(best)):
+            b = best[i]
+            if b is None or b == current:
+                last = i if b is not None else last
+                continue
+            if i + 1 < len(best) and best[i + 1] != b:
+                continue
+            if current is not None:
+                out.append((current, b, math.sqrt(self.sizes[last] * self.sizes[i])))
+            current, last = b, i
+        return out
+
+
+def measure_scaling(sizes=None, *, kernel: int | None = None, cap: float = 0.05,
+                    backend: str | None = None, workers: int | None = None,
+                    progress=None) -> Scaling:
+    """Time direct, overlap-add and FFT convolution against the signal length.
+
+    Each point is the best of three timed runs (each long enough to time, looped
+    when a call is short; the least time is the one least disturbed by other work on
+    the machine) of ``sigconv.convolve(x, h, "full", method)`` on random
+    float64 data. A method is dropped from the larger sizes once one call took
+    longer than ``cap`` seconds, so the sweep stays short (a few seconds with the
+    defaults) while showing each method's growth.
+
+    Parameters
+    ----------
+    sizes : sequence of int, optional
+        Signal lengths; default ``2**3 .. 2**16`` (kernel None) or ``2**8 .. 2**20``
+        (fixed kernel), a factor 2 apart.
+    kernel : int, optional
+        Kernel length; None (default) makes it equal to the signal's.
+    cap : float, optional
+        Seconds per call beyond which a method is not timed at larger sizes.
+    backend : str, optional
+        FFT backend, default the current one.
+    workers : int, optional
+        FFT threads (default all cores).
+    progress : callable, optional
+        Called with a short note per size.
+
+    Returns
+    -------
+    Scaling
+
+    Examples
+    --------
+    >>> s = measure_scaling([16, 64], kernel=8, cap=0.01)
+    >>> s.sizes, s.kernel, sorted(s.seconds), len(s.chosen)
+    ((16, 64), 8, ['direct', 'fft', 'oa'], 2)
+    >>> all(t > 0 for t in s.seconds["fft"])
+    True
+    """
+    from .._errors import InputError
+    from ._api import convolve, explain
+
+    if sizes is None:
+        sizes = [1 << e for e in (range(3, 17) if kernel is None else range(8, 21))]
+    sizes = tuple(int(n) for n in sizes)
+    if not sizes or any(n < 1 for n in sizes):
+        raise InputError(f"sizes must be positive whole numbers, not {sizes!r}")
+    if kernel is not None and (isinstance(kernel, bool) or int(kernel) != kernel
+                               or kernel < 1):
+        raise InputError(f"kernel must be a positive whole number or None, not {kernel!r}")
+    if not (isinstance(cap, (int, float)) and cap > 0 and math.isfinite(cap)):
+        raise InputError(f"cap must be a positive number of seconds, not {cap!r}")
+    say = progress or (lambda msg: None)
+    b = get_backend(backend)
+    from ..backends import default_workers
+    w = default_workers() if workers is None else int(workers)
+    rng = np.random.default_rng(0)
+    seconds = {m: [] for m in SCALING_METHODS}
+    predicted = {m: [] for m in SCALING_METHODS}
+    chosen = []
+    dropped: set[str] = set()
+    for n in sizes:
+        m = n if kernel is None else int(kernel)
+        say(f"scaling n={n} kernel={m}")
+        x, h = rng.standard_normal(n), rng.standard_normal(m)
+        plan = explain(x, h, "full", backend=b.name, workers=w)
+        chosen.append(plan.method)
+        for method in SCALING_METHODS:
+            costs = [v for k, v in plan.costs.items() if k.split(":")[0] == method]
+            predicted[method].append(min(costs) if costs else math.nan)
+            if method in dropped:
+                seconds[method].append(math.nan)
+                continue
+            t = _median_time(lambda method=method: convolve(x, h, "full", method,
+                                                             backend=b.name, workers=w),
+                             repeat=3, min_time=min(0.005, cap), best=True)
+            seconds[method].append(t)
+            if t > cap:
+                dropped.add(method)
+    return Scaling(sizes=sizes, kernel=None if kernel is None else int(kernel),
+                   seconds={k: tuple(v) for k, v in seconds.items()}, chosen=tuple(chosen),
+                   predicted={k: tuple(v) for k, v in predicted.items()}, backend=b.name,
+                   workers=w)

@@ -35,12 +35,15 @@ from .kernels import (
     SHARPEN,
     SOBEL_X,
     SOBEL_Y,
+    box_kernel,
     gaussian_kernel1d,
+    gaussian_kernel2d,
     load_kernel,
     separate,
 )
 
 __all__ = ["BORDERS", "BOX3", "DIFF_X", "DIFF_Y", "EDGE", "EMBOSS", "LAPLACIAN", "OPERATORS",
            "PRESETS", "PREWITT_X", "PREWITT_Y", "SCHARR_X", "SCHARR_Y", "SHARPEN", "SOBEL_X",
-           "SOBEL_Y", "blur", "box", "check_writable", "edges", "filter", "gaussian",
-           "gaussian_kernel1d", "load_kernel", "read", "separate", "write"]
+           "SOBEL_Y", "blur", "box", "box_kernel", "check_writable", "edges", "filter",
+           "gaussian", "gaussian_kernel1d", "gaussian_kernel2d", "load_kernel", "read",
+           "separate", "write"]

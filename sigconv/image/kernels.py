@@ -36,7 +36,9 @@ __all__ = [
     "SHARPEN",
     "SOBEL_X",
     "SOBEL_Y",
+    "box_kernel",
     "gaussian_kernel1d",
+    "gaussian_kernel2d",
     "load_kernel",
     "separate",
 ]
@@ -118,6 +120,61 @@ def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 * (x / sigma) ** 2)
     return weights / weights.sum()
+
+
+def gaussian_kernel2d(sigma: float | tuple[float, float], *,
+                      truncate: float = 4.0) -> np.ndarray:
+    """The 2-D Gaussian kernel :func:`sigconv.image.gaussian` applies (as two 1-D passes).
+
+    Parameters
+    ----------
+    sigma : float or (float, float)
+        Standard deviation in pixels, one for both axes or ``(rows, columns)``.
+    truncate : float, optional
+        Cut-off in standard deviations (see :func:`gaussian_kernel1d`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``outer(column, row)`` of the two 1-D kernels: float64, odd sizes, sum 1.
+
+    Examples
+    --------
+    >>> gaussian_kernel2d(1.0, truncate=1.0).round(3)
+    array([[0.075, 0.124, 0.075],
+           [0.124, 0.204, 0.124],
+           [0.075, 0.124, 0.075]])
+    """
+    sy, sx = (sigma, sigma) if np.ndim(sigma) == 0 else tuple(sigma)
+    return np.outer(gaussian_kernel1d(sy, truncate=truncate),
+                    gaussian_kernel1d(sx, truncate=truncate))
+
+
+def box_kernel(size: int | tuple[int, int]) -> np.ndarray:
+    """The ``size x size`` mean kernel :func:`sigconv.image.box` applies (by window sums).
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Window size in pixels, one for both axes or ``(rows, columns)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, every weight ``1 / (rows * columns)``.
+
+    Examples
+    --------
+    >>> box_kernel((1, 4))
+    array([[0.25, 0.25, 0.25, 0.25]])
+    """
+    rows, cols = (size, size) if np.ndim(size) == 0 else tuple(size)
+    for n in (rows, cols):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or \
+                not 1 <= n <= 2 * MAX_RADIUS + 1:
+            raise InputError(f"box size must be a whole number from 1 to "
+                             f"{2 * MAX_RADIUS + 1}, not {size!r}")
+    return np.full((int(rows), int(cols)), 1.0 / (int(rows) * int(cols)))
 
 
 def separate(kernel: ArrayLike, *, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray] | None:

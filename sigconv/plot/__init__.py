@@ -11,10 +11,14 @@ Functions (each in its own private module, loaded when first used):
 - :func:`slide`: the flip-and-slide picture of a 1-D or 2-D convolution;
   ``.png`` shows a few positions side by side, ``.gif`` animates every one.
 - :func:`audio`: dry and wet waveforms, their spectrograms, the impulse response
-  and its energy decay curve with the RT60 estimate.
+  and its energy decay curve with the RT60 estimate; :func:`audio_files` draws
+  the same from audio files (what ``sigconv reverb --plot`` and ``echo --plot`` do).
 - :func:`image_filter`: before | kernel | after.
 - :func:`scaling`: measured time against size for each method, log-log, with the
-  planner's choice marked.
+  planner's choice marked (the timings come from
+  :func:`sigconv.engine.measure_scaling`).
+- :func:`check_path`: whether a picture can be written there (extension in
+  :data:`FORMATS`, matplotlib installed), checked before any work.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import importlib
 _WHERE = {
     "slide": "_slide",
     "audio": "_audio",
+    "audio_files": "_audio",
+    "FORMATS": "_common",
+    "check_path": "_common",
     "image_filter": "_image",
     "scaling": "_scaling",
 }
