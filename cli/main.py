@@ -18,7 +18,7 @@ import warnings
 from ._common import UsageError
 
 # Command-group modules, in the order their commands are listed by --help.
-COMMAND_MODULES = ("engine_cmds", "audio_cmds", "image_cmds")
+COMMAND_MODULES = ("engine_cmds", "audio_cmds", "image_cmds", "learn_cmds")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
