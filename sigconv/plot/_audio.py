@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from .. import audio as _audio
 from .._errors import InputError, InputTypeError
-from ._common import save
+from ._common import check_path, save
 from ._mpl import pyplot
 
 # Spectrogram: frames at most this many (the hop grows with the signal), levels drawn
@@ -77,6 +77,7 @@ def audio(dry: ArrayLike, wet: ArrayLike, samplerate: float, path: str | os.Path
     >>> os.path.getsize(out) > 10_000
     True
     """
+    check_path(path)                  # before drawing: a bad name fails fast
     fig = _figure(dry, wet, samplerate, ir=ir, title=title)
     return save(fig, path)
 

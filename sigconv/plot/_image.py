@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._errors import InputError, InputTypeError
-from ._common import save
+from ._common import check_path, save
 from ._mpl import pyplot
 
 # Kernels up to this many rows and columns get their values written in the cells.
@@ -70,6 +70,7 @@ def image_filter(before: ArrayLike, kernel, after: ArrayLike, path: str | os.Pat
     >>> os.path.getsize(out) > 5_000
     True
     """
+    check_path(path)                  # before drawing: a bad name fails fast
     fig = _figure(before, kernel, after, title=title, kernel_titles=kernel_titles)
     return save(fig, path)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._errors import InputError, InputTypeError
-from ._common import save
+from ._common import check_path, save
 from ._mpl import pyplot
 
 _STYLE = {"direct": ("direct", "tab:blue", "o"),
@@ -50,6 +50,7 @@ def scaling(results, path: str | os.PathLike, *, title: str | None = None) -> st
     >>> os.path.getsize(out) > 10_000
     True
     """
+    check_path(path)                  # before drawing: a bad name fails fast
     return save(_figure(results, title=title), path)
 
 
