@@ -205,9 +205,9 @@ class Scaling:
         Kernel length, or None when the kernel is as long as the signal (the classic
         picture: direct costs ``n**2``, the FFT ``n log n``).
     seconds : dict of str to tuple of float
-        Least seconds per call (best of three runs) of ``convolve(..., method=m)`` for each method ``m``
-        and size; NaN where not measured (a method dropped once a call took longer
-        than the sweep's cap).
+        Least seconds per call (best of three runs) of ``convolve(..., method=m)``
+        for each method ``m`` and size; NaN where not measured (a method dropped once
+        a call took longer than the sweep's cap).
     chosen : tuple of str
         The method ``method="auto"`` picks for each size (:func:`sigconv.explain`).
     predicted : dict of str to tuple of float

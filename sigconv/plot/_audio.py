@@ -71,7 +71,8 @@ def audio(dry: ArrayLike, wet: ArrayLike, samplerate: float, path: str | os.Path
     >>> from sigconv import audio as sa, plot
     >>> rate = 8000
     >>> dry = np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate) * 0.5
-    >>> ir = np.random.default_rng(0).standard_normal(rate // 2) * np.exp(-np.arange(rate // 2) / 400)
+    >>> t = np.arange(rate // 2)
+    >>> ir = np.random.default_rng(0).standard_normal(t.size) * np.exp(-t / 400)
     >>> wet = sa.reverb(dry, ir)
     >>> out = plot.audio(dry, wet, rate, os.path.join(tempfile.mkdtemp(), "wet.png"), ir=ir)
     >>> os.path.getsize(out) > 10_000
@@ -191,11 +192,14 @@ def _figure(dry, wet, samplerate, *, ir=None, title=None):
     ax_w = fig.add_subplot(grid[0, 1], sharex=ax_d, sharey=ax_d)
     for ax, x, label, note, colour in ((ax_d, d, "dry", d_note, "tab:blue"),
                                        (ax_w, w, "wet", w_note, "tab:orange")):
-        _waveform(ax, x, rate, colour)
+        _waveform(ax, x, rate, colour, label=label if ax is ax_w else None)
         ax.set_title(f"{label} waveform ({note}, {x.size / rate:.2f} s)")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("amplitude (full scale 1)")
         ax.grid(alpha=0.3)
+    # The dry signal drawn over the wet one: what the effect added shows in orange.
+    _waveform(ax_w, d, rate, "0.55", label="dry, drawn over it")
+    ax_w.legend(loc="lower right", fontsize=9)
     ax_d.set_xlim(0, span)
     ax_d.set_ylim(-top, top)
     if w.size > d.size:
@@ -245,19 +249,19 @@ def _figure(dry, wet, samplerate, *, ir=None, title=None):
     return fig
 
 
-def _waveform(ax, x: np.ndarray, rate: float, colour: str) -> None:
+def _waveform(ax, x: np.ndarray, rate: float, colour: str, label: str | None = None) -> None:
     """A waveform; long ones as the min/max envelope of each column (what a line of
     every sample would show, without drawing millions of points)."""
     n = x.size
     if n <= 4 * _ENVELOPE_COLUMNS:
-        ax.plot(np.arange(n) / rate, x, color=colour, lw=0.8)
+        ax.plot(np.arange(n) / rate, x, color=colour, lw=0.8, label=label)
         return
     per = -(-n // _ENVELOPE_COLUMNS)
     padded = np.concatenate([x, np.full(per * _ENVELOPE_COLUMNS - n, x[-1])])
     cols = padded.reshape(_ENVELOPE_COLUMNS, per)
     t = (np.arange(_ENVELOPE_COLUMNS) * per + per / 2) / rate
     ax.fill_between(t, cols.min(axis=1), cols.max(axis=1), color=colour, lw=0.4,
-                    edgecolor=colour)
+                    edgecolor=colour, label=label)
 
 
 def _spectrogram(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,10 +41,11 @@ def check_path(path: str | os.PathLike, formats: tuple[str, ...] = FORMATS) -> s
     --------
     >>> check_path("wet.png")
     'wet.png'
-    >>> check_path("wet.jpg")
-    Traceback (most recent call last):
-    ...
-    sigconv._errors.InputError: plot 'wet.jpg': unsupported picture type '.jpg' (use .png, .svg or .pdf)
+    >>> try:
+    ...     check_path("wet.jpg")
+    ... except ValueError as exc:
+    ...     print(exc)
+    plot 'wet.jpg': unsupported picture type '.jpg' (use .png, .svg or .pdf)
     """
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"path must be a file name, not {path!r}")
