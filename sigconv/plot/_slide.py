@@ -118,10 +118,10 @@ def slide(in1: ArrayLike, in2: ArrayLike, path: str | os.PathLike, *,
     width = max(3.6, min(6.5, 0.32 * ctx.span_1d + 1.5)) if x.ndim == 1 else \
         max(3.4, 0.42 * ctx.span_2d + 1.0)
     height = 7.0 if x.ndim == 1 else 2 * (0.42 * ctx.span_2d + 0.9) + 0.6
-    fig = plt.figure(figsize=(width * cols, height), layout="constrained")
+    fig = plt.figure(figsize=(width * cols, height))
     try:
         if not gif:
-            grid = fig.add_gridspec(rows, cols)
+            grid = _gridspec(fig, rows, cols)
             for c, s in enumerate(shown):
                 draw(_axes(fig, [grid[r, c] for r in range(rows)], x.ndim), s, ctx)
             fig.suptitle(title)
@@ -274,19 +274,26 @@ def _write_gif(fig, shown, draw, ctx, rows, path, title) -> None:
     from matplotlib.animation import PillowWriter   # matplotlib is present: pyplot() ran
 
     writer = PillowWriter(fps=1.5)
-    grid = fig.add_gridspec(rows, 1)
+    grid = _gridspec(fig, rows, 1)
     axes = _axes(fig, [grid[r, 0] for r in range(rows)], ctx.x.ndim)
     fig.suptitle(title, fontsize=10)
     with atomic_output(path) as tmp:
         writer.setup(fig, tmp, dpi=90)
-        for i, s in enumerate(shown):
+        for s in shown:
             for ax in axes:
                 ax.cla()
             draw(axes, s, ctx)
             writer.grab_frame()
-            if i == 0:       # the layout of the first frame serves all: no re-layout per frame
-                fig.set_layout_engine("none")
         _name_errors(writer.finish, path)
+
+
+def _gridspec(fig, rows: int, cols: int):
+    """Panels with fixed margins in inches (matplotlib's constrained layout would take
+    half the drawing time, and its result differs little for these simple panels)."""
+    w, h = fig.get_size_inches()
+    return fig.add_gridspec(rows, cols, left=0.75 / w, right=1 - 0.2 / w,
+                            bottom=0.5 / h, top=1 - 0.75 / h,
+                            wspace=0.9 / (w / cols - 0.9), hspace=0.75 / (h / rows - 0.75))
 
 
 def _check_path(path) -> str:

@@ -242,6 +242,7 @@ def test_plot_png(tmp_path, capsys):
         assert im.format == "PNG"
         w, h = im.size
         assert w > 4 * h / 2 and h >= 500       # five positions side by side
+        assert len(im.getcolors(1 << 16)) > 50  # drawn, not blank
     assert os.listdir(tmp_path) == ["slide.png"]
 
 
@@ -251,11 +252,7 @@ def test_plot_gif_frames(tmp_path, capsys):
     with Image.open(target) as im:
         assert im.format == "GIF" and im.n_frames == 4   # one frame per output position
         assert im.size[0] > 200 and im.size[1] > 400
-    target = tmp_path / "full.gif"
-    run(capsys, "0,1,2,3,4", "1,-1,2", "--plot", str(target))
-    with Image.open(target) as im:
-        assert im.n_frames == 7
-    assert sorted(os.listdir(tmp_path)) == ["full.gif", "slide.gif"]
+    assert os.listdir(tmp_path) == ["slide.gif"]
 
 
 def test_plot_without_matplotlib(tmp_path, capsys, monkeypatch):
