@@ -277,6 +277,9 @@ def _spectrogram(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray, np
     power = np.abs(np.fft.rfft(frames * window, axis=1)).T ** 2
     t = (np.arange(count) * hop + nfft / 2) / rate
     f = np.fft.rfftfreq(nfft, 1 / rate)
+    if count == 1:                  # one frame: give it a width, from 0 to its end
+        t = np.array([0.0, nfft / rate])
+        power = np.repeat(power, 2, axis=1)
     return t, f, power
 
 

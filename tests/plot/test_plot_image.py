@@ -151,3 +151,24 @@ def test_kernel_titles_must_match(tmp_path):
     with pytest.raises(InputError, match="2 kernel titles for 1 kernels"):
         plot.image_filter(np.zeros((3, 3)), [[1.0]], np.zeros((3, 3)), tmp_path / "x.png",
                           kernel_titles=["a", "b"])
+
+
+def test_big_images_are_averaged_down_in_blocks():
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, (9, 13, 4)).astype(np.uint8)
+    img[0:3, 0:3, 3] = 0                                   # a transparent block
+    shown, alpha = _image._display(img, 0.0, 255.0, most=4)   # k = ceil(13 / 4) = 4
+    assert alpha and shown.shape == (2, 3, 4)
+    for r in range(2):
+        for c in range(3):
+            block = img[4 * r:4 * r + 4, 4 * c:4 * c + 4].astype(float)
+            o = block[..., 3] / 255
+            assert shown[r, c, 3] == pytest.approx(o.mean(), abs=1e-6)
+            want = (block[..., :3] / 255 * o[..., None]).sum(axis=(0, 1)) / o.sum()
+            np.testing.assert_allclose(shown[r, c, :3], want, atol=1e-6)
+    gray = np.arange(36, dtype=np.float32).reshape(6, 6)
+    gray[0, 0] = np.nan
+    shown, _ = _image._display(gray, 0.0, 35.0, most=3)
+    assert shown.shape == (3, 3)
+    assert shown[0, 0] == pytest.approx(np.mean([1, 6, 7]) / 35)   # NaN left out
+    assert shown[2, 2] == pytest.approx(np.mean([28, 29, 34, 35]) / 35)
