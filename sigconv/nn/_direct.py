@@ -27,6 +27,9 @@ fill), which is the transposed convolution of ``grad_y`` with the weight.
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +43,41 @@ COLS_CHUNK_BYTES = 8 << 20
 # The shifted layout is used when at least this fraction of its columns are outputs
 # (the rest are wrapped-around junk computed for nothing).
 SHIFTED_MIN_USEFUL = 0.75
+
+
+# Products of fewer multiply-adds than this run on the calling thread with BLAS as it
+# is; larger ones are split by images over threads, each product single-threaded.
+# OpenBLAS's own threads wait for each other at every product: on this shared 2-core
+# VM with another process running, a (64 x 576) @ (576 x 3136) float32 product took
+# 24 ms on 2 OpenBLAS threads against 3.2 ms on one (benchmarks/bench_nn.py, 3x3s1).
+THREAD_MIN_MACS = 20_000_000
+
+_pool: dict = {}
+_pool_lock = threading.Lock()
+
+
+def _executor():
+    """The module's thread pool and a threadpoolctl controller, made on first use."""
+    with _pool_lock:
+        if not _pool:
+            from threadpoolctl import ThreadpoolController
+            _pool["workers"] = os.cpu_count() or 1
+            _pool["ex"] = ThreadPoolExecutor(_pool["workers"], thread_name_prefix="sigconv-nn")
+            _pool["ctl"] = ThreadpoolController()
+        return _pool
+
+
+def run_split(n: int, macs: int, work) -> list:
+    """``work(n0, n1)`` over the images ``0..n``: on this thread for small problems,
+    else split into one contiguous range per core, BLAS limited to one thread."""
+    if n < 2 or macs < THREAD_MIN_MACS or (os.cpu_count() or 1) < 2:
+        return [work(0, n)]
+    pool = _executor()
+    parts = min(n, pool["workers"])
+    bounds = [n * i // parts for i in range(parts + 1)]
+    with pool["ctl"].limit(limits=1, user_api="blas"):
+        futures = [pool["ex"].submit(work, a, b) for a, b in zip(bounds, bounds[1:])]
+        return [f.result() for f in futures]
 
 
 class Layout(NamedTuple):
@@ -118,12 +156,15 @@ def gemm_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     N, P = geo.batch, lay.cols
     ybuf = np.empty((N, G, cog, lay.width), xp.dtype)
     nb = _chunk(geo, lay, xp.itemsize)
-    cols = np.empty((nb, geo.c_in, taps, P), xp.dtype)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        _fill(cols, xp, n0, n1, geo, lay)
-        np.matmul(wm, cols[:n1 - n0].reshape(n1 - n0, G, cg * taps, P),
-                  out=ybuf[n0:n1, :, :, :P])
+
+    def work(a, b):
+        cols = np.empty((min(nb, b - a), geo.c_in, taps, P), xp.dtype)
+        for n0 in range(a, b, nb):
+            n1 = min(b, n0 + nb)
+            _fill(cols, xp, n0, n1, geo, lay)
+            np.matmul(wm, cols[:n1 - n0].reshape(n1 - n0, G, cg * taps, P),
+                      out=ybuf[n0:n1, :, :, :P])
+    run_split(N, N * P * geo.c_out * cg * taps, work)
     return _crop(ybuf.reshape(N, geo.c_out, lay.width), geo, lay)
 
 
@@ -143,26 +184,31 @@ def gemm_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
     else:
         gyl = np.ascontiguousarray(gy).reshape(N, G, cog, P)
     nb = _chunk(geo, lay, dt.itemsize)
-    cols = np.empty((nb, geo.c_in, taps, P), dt)
-    gw = np.zeros((G, cog, K), dt) if need_gw else None
     gxp = np.zeros((N, geo.c_in) + geo.padded, dt) if need_gx else None
     gxf = gxp.reshape(N, geo.c_in, -1) if need_gx else None
     wt = wm.transpose(0, 2, 1)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
-        if need_gw:
-            _fill(cols, xp, n0, n1, geo, lay)
-            c4 = cols[:m].reshape(m, G, K, P)
-            gw += np.matmul(gyl[n0:n1], c4.transpose(0, 1, 3, 2)).sum(axis=0)
-        if need_gx:
-            gc = np.matmul(wt, gyl[n0:n1]).reshape(m, geo.c_in, taps, P)
-            for t, off in enumerate(lay.offsets):
-                if lay.shifted:
-                    gxf[n0:n1, :, off:off + P] += gc[:, :, t, :]
-                else:
-                    gxp[(slice(n0, n1), slice(None)) + off] += \
-                        gc[:, :, t, :].reshape((m, geo.c_in) + geo.out_size)
+
+    def work(a, b):
+        cols = np.empty((min(nb, b - a), geo.c_in, taps, P), dt)
+        gw = np.zeros((G, cog, K), dt) if need_gw else None
+        for n0 in range(a, b, nb):
+            n1 = min(b, n0 + nb)
+            m = n1 - n0
+            if need_gw:
+                _fill(cols, xp, n0, n1, geo, lay)
+                c4 = cols[:m].reshape(m, G, K, P)
+                gw += np.matmul(gyl[n0:n1], c4.transpose(0, 1, 3, 2)).sum(axis=0)
+            if need_gx:
+                gc = np.matmul(wt, gyl[n0:n1]).reshape(m, geo.c_in, taps, P)
+                for t, off in enumerate(lay.offsets):
+                    if lay.shifted:
+                        gxf[n0:n1, :, off:off + P] += gc[:, :, t, :]
+                    else:
+                        gxp[(slice(n0, n1), slice(None)) + off] += \
+                            gc[:, :, t, :].reshape((m, geo.c_in) + geo.out_size)
+        return gw
+    parts = run_split(N, N * P * geo.c_out * K * (need_gx + need_gw), work)
+    gw = sum(parts[1:], parts[0]) if need_gw else None
     return gxp, (gw.reshape(w.shape) if need_gw else None)
 
 
@@ -198,3 +244,33 @@ def taps_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
             wt = wv[:, :, t].reshape((C, m) + one)
             gxp[idx] += (g * wt).sum(axis=2) if m > 1 else g[:, :, 0] * wt[:, 0]
     return gxp, (gw.reshape(w.shape) if need_gw else None)
+
+
+def grad_input_stride1(gy: np.ndarray, w: np.ndarray, geo: Geometry):
+    """grad of the input for stride 1, as a forward convolution: ``grad_y`` padded by the
+    kernel's reach less the forward padding, against the weight with its channel axes
+    exchanged (per group) and its taps reversed (the transposed convolution, here with
+    no zeros to stuff). Returns ``(array, padded)``: the gradient of the input itself
+    when the forward padding was zeros within the reach, else of the padded input (the
+    caller folds it)."""
+    G, cg, cog, nsp = geo.groups, geo.cg, geo.cog, geo.nsp
+    wt = w.reshape((G, cog, cg) + geo.kernel).swapaxes(1, 2).reshape(
+        (geo.c_in, cog) + geo.kernel)
+    wt = np.ascontiguousarray(wt[(slice(None),) * 2 + (slice(None, None, -1),) * nsp])
+    direct_ok = geo.padding_mode == "zeros" and all(
+        max(a, b) <= r - 1 for (a, b), r in zip(geo.pads, geo.reach))
+    if direct_ok:
+        pads = tuple((r - 1 - a, r - 1 - b) for (a, b), r in zip(geo.pads, geo.reach))
+        size = geo.in_size
+    else:
+        pads = tuple((r - 1, r - 1) for r in geo.reach)
+        size = geo.padded
+    geo_t = Geometry(geo.batch, geo.c_out, geo.c_in, G, geo.out_size, geo.kernel,
+                     (1,) * nsp, geo.dilation, pads, "zeros", size)
+    gyp = gy
+    if any(a or b for a, b in pads):
+        gyp = np.zeros((geo.batch, geo.c_out) + tuple(o + a + b for o, (a, b) in
+                                                        zip(geo.out_size, pads)), gy.dtype)
+        gyp[(slice(None),) * 2 + tuple(slice(a, a + o) for o, (a, b) in
+                                       zip(geo.out_size, pads))] = gy
+    return gemm_forward(gyp, wt, geo_t), not direct_ok

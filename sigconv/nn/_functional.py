@@ -67,13 +67,19 @@ def _backward(nsp, grad_y, x, w, stride, padding, dilation, groups, padding_mode
     x, w, _, gy, geo, unbatched = _prepare(nsp, x, w, None, stride, padding, dilation,
                                            groups, padding_mode, grad_y)
     p = plan(geo, x.dtype, method)
-    xp = pad(x, geo.pads, geo.padding_mode)
-    if p.method == "direct":
-        run = _direct.gemm_backward if p.variant == "gemm" else _direct.taps_backward
-        gxp, gw = run(xp, w, gy, geo)
+    xp = pad(x, geo.pads, geo.padding_mode) if p.method == "direct" else None
+    if p.method == "direct" and p.variant == "gemm" and all(s == 1 for s in geo.stride):
+        # the transposed convolution is a forward one: no scatter of the columns back
+        _, gw = _direct.gemm_backward(xp, w, gy, geo, need_gx=False)
+        g, padded = _direct.grad_input_stride1(gy, w, geo)
+        gx = fold(g, geo.pads, geo.padding_mode, geo.in_size) if padded else g
     else:
-        gxp, gw = _spectral.backward(xp, w, gy, geo, p.method)
-    gx = fold(gxp, geo.pads, geo.padding_mode, geo.in_size)
+        if p.method == "direct":
+            run = _direct.gemm_backward if p.variant == "gemm" else _direct.taps_backward
+            gxp, gw = run(xp, w, gy, geo)
+            gx = fold(gxp, geo.pads, geo.padding_mode, geo.in_size)
+        else:
+            gx, gw = _spectral.backward(x, w, gy, geo, p.method)
     gb = gy.sum(axis=(0,) + tuple(range(2, 2 + nsp))) if bias else None
     return (gx[0] if unbatched else gx), gw, gb
 

@@ -18,6 +18,8 @@ transforms are the forward ones with the roles exchanged (about twice the work).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -125,7 +127,13 @@ def _engine_cost(geo: Geometry, dtype: np.dtype, method: str):
 
 
 def plan(geo: Geometry, dtype: np.dtype, method: str = "auto") -> ConvPlan:
-    """The :class:`ConvPlan` for ``geo`` (``method``: 'auto', 'direct', 'fft' or 'oa')."""
+    """The :class:`ConvPlan` for ``geo`` (``method``: 'auto', 'direct', 'fft' or 'oa');
+    memoised (the planner is pure), each caller gets its own copy."""
+    return dataclasses.replace(_plan(geo, np.dtype(dtype), method))
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(geo: Geometry, dtype: np.dtype, method: str) -> ConvPlan:
     costs = direct_costs(geo, dtype)
     out_shape = (geo.batch, geo.c_out) + geo.out_size
     shapes = _spectral.engine_shapes(geo)
@@ -135,6 +143,9 @@ def plan(geo: Geometry, dtype: np.dtype, method: str = "auto") -> ConvPlan:
             if m == "oa" and method == "auto" and max(geo.reach) < 8:
                 continue          # the engine's own rule: overlap-add needs 8+ taps
             cost, p = _engine_cost(geo, dtype, m)
+            if m == "oa" and method == "auto" and p.block is not None and p.axis is not None \
+                    and p.block >= max(shapes[0][p.axis], shapes[1][p.axis]):
+                continue          # a single block: the FFT's work, the block loop's overheads
             if cost is not None:
                 costs[m] = cost
                 engine_plans[m] = p

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..engine import convolve, correlate
 from ._args import Geometry
-from ._pad import pad
+from ._pad import fold, pad
 
 # Bytes of the broadcast (N, G, C_out/G, C_in/G, *out) result per chunk of images when
 # the input channels are summed after the transforms.
@@ -105,48 +105,74 @@ def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndar
     return y.reshape((N, geo.c_out) + geo.out_size)
 
 
-def backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method: str,
+def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method: str,
              need_gx: bool = True, need_gw: bool = True):
-    """(grad of the padded input, grad_w) by the engine; ``xp`` is the padded input."""
+    """(grad_x, grad_w) by the engine, ``x`` the unpadded input.
+
+    With zero padding the transposed convolution's kept window is taken straight from
+    the engine's full result (no padded gradient), and where the padding is at least
+    ``grad_y``'s stretch, grad_w comes from the full correlation of the unpadded input
+    (no padded copy, transforms no longer)."""
     G, cg, cog, nsp = geo.groups, geo.cg, geo.cog, geo.nsp
     N = geo.batch
     axes = tuple(range(-nsp, 0))
     wd = dilated(w, geo)
     gs = stuffed(gy, geo)
     osz = gs.shape[2:]
-    gxp = gw = None
+    gx = gw = None
     if need_gx:
-        gxp = np.zeros((N, geo.c_in) + geo.padded, xp.dtype)
-        span = tuple(slice(0, o + r - 1) for o, r in zip(osz, geo.reach))
-        dst = gxp[(slice(None),) * 2 + span]
         if cg == 1:
             part = convolve(gs.reshape((N, G, cog) + osz), wd.reshape((1, G, cog) + geo.reach),
                             "full", method, axes)
-            dst[...] = part.sum(axis=2) if cog > 1 else part[:, :, 0]
+            full = part.sum(axis=2) if cog > 1 else part[:, :, 0]
         else:
             wg = wd.reshape((1, G, cog, cg) + geo.reach)
             per = G * cog * cg * math.prod(o + r - 1 for o, r in zip(osz, geo.reach))
             nb = _chunks(geo, per, 8)
+            full = np.empty((N, geo.c_in) + tuple(o + r - 1 for o, r in zip(osz, geo.reach)),
+                            x.dtype)
             for n0 in range(0, N, nb):
                 n1 = min(N, n0 + nb)
                 part = convolve(gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), wg,
                                 "full", method, axes)
-                dst[n0:n1] = part.sum(axis=2).reshape((n1 - n0, geo.c_in) + part.shape[4:])
+                full[n0:n1] = part.sum(axis=2).reshape((n1 - n0, geo.c_in) + part.shape[4:])
+        # full covers padded positions [0, O_s + reach - 1); the rest got nothing
+        span = full.shape[2:]
+        if geo.padding_mode == "zeros" and all(a + n <= f for (a, _), n, f in
+                                               zip(geo.pads, geo.in_size, span)):
+            gx = full[(slice(None),) * 2 + tuple(slice(a, a + n) for (a, _), n in
+                                                 zip(geo.pads, geo.in_size))]
+        else:
+            gxp = np.zeros((N, geo.c_in) + geo.padded, x.dtype)
+            gxp[(slice(None),) * 2 + tuple(slice(0, f) for f in span)] = full
+            gx = fold(gxp, geo.pads, geo.padding_mode, geo.in_size)
     if need_gw:
-        lag = tuple(slice(0, r, d) for r, d in zip(geo.reach, geo.dilation))
+        # grad_w[t] = sum_o gs[o] * xpad[o + t*d]: the correlation of the padded input
+        # with gs at lags 0 .. reach-1, or of the input itself at lags - before ...
+        lead = tuple(o - 1 - a for o, (a, _) in zip(osz, geo.pads))
+        use_full = geo.padding_mode == "zeros" and all(
+            j >= 0 and j + r <= n + o - 1 and n + o - 1 <= p
+            for j, r, n, o, p in zip(lead, geo.reach, geo.in_size, osz, geo.padded))
+        if use_full:
+            src, mode, lag = x, "full", tuple(slice(j, j + r, d) for j, r, d in
+                                              zip(lead, geo.reach, geo.dilation))
+        else:
+            src, mode = pad(x, geo.pads, geo.padding_mode), "valid"
+            lag = tuple(slice(0, r, d) for r, d in zip(geo.reach, geo.dilation))
+        size = src.shape[2:]
         if cg == 1:
-            part = correlate(xp.reshape((N, G, 1) + geo.padded), gs.reshape((N, G, cog) + osz),
-                             "valid", method, axes)
+            part = correlate(src.reshape((N, G, 1) + size), gs.reshape((N, G, cog) + osz),
+                             mode, method, axes)
             gw = part[(slice(None),) * 3 + lag].sum(axis=0).reshape(w.shape)
         else:
-            gw = np.zeros((G, cog, cg) + geo.kernel, xp.dtype)
-            per = G * cog * cg * math.prod(p - o + 1 for p, o in zip(geo.padded, osz))
+            gw = np.zeros((G, cog, cg) + geo.kernel, x.dtype)
+            per = G * cog * cg * math.prod(p + o - 1 for p, o in zip(size, osz))
             nb = _chunks(geo, per, 8)
             for n0 in range(0, N, nb):
                 n1 = min(N, n0 + nb)
-                part = correlate(xp[n0:n1].reshape((n1 - n0, G, 1, cg) + geo.padded),
+                part = correlate(src[n0:n1].reshape((n1 - n0, G, 1, cg) + size),
                                  gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz),
-                                 "valid", method, axes)
+                                 mode, method, axes)
                 gw += part[(slice(None),) * 4 + lag].sum(axis=0)
             gw = gw.reshape(w.shape)
-    return gxp, gw
+    return gx, gw

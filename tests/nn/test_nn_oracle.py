@@ -101,6 +101,20 @@ def test_every_direct_variant_and_layout(prob):
     if geo.cg == 1:
         np.testing.assert_allclose(_direct.taps_forward(xp, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
+    old = _direct.THREAD_MIN_MACS
+    try:                              # images split over the thread pool
+        _direct.THREAD_MIN_MACS = 0
+        np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
+                                   atol=1e-9)
+        r = np.random.default_rng(0).standard_normal(ref.shape)
+        _direct.THREAD_MIN_MACS = old
+        one = _direct.gemm_backward(xp, w, r, geo)
+        _direct.THREAD_MIN_MACS = 0
+        split = _direct.gemm_backward(xp, w, r, geo)
+        for a, b in zip(one, split):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    finally:
+        _direct.THREAD_MIN_MACS = old
 
 
 def test_padding_matches_the_oracle_rules():
