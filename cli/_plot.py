@@ -19,12 +19,13 @@ from ._common import UsageError, note
 _FORMATS = (".png", ".svg", ".pdf")     # sigconv.plot.FORMATS (kept here: no import at start)
 
 
-def add_plot_option(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--plot PICTURE`` with a help text naming what is drawn."""
+def add_plot_option(parser: argparse.ArgumentParser, what: str,
+                    after: str = "the output is written") -> None:
+    """``--plot PICTURE`` with a help text naming what is drawn, and after what."""
     parser.add_argument("--plot", metavar="PICTURE", default=None,
                         help=f"also draw {what} to PICTURE ({', '.join(_FORMATS)}; needs "
-                        "matplotlib: pip install 'sigconv[plot]'); drawn after the output "
-                        "is written; an existing PICTURE needs --force")
+                        f"matplotlib: pip install 'sigconv[plot]'); drawn after {after}; an "
+                        "existing PICTURE needs --force")
 
 
 def check_plot(args: argparse.Namespace, inputs=()) -> None:

@@ -33,8 +33,8 @@ def register(sub) -> None:
                    help="threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress notes")
     add_plot_option(p, "measured time against size for direct, overlap-add and FFT "
-                    "(log-log, the planner's choice marked; a sweep of a few seconds "
-                    "after calibrating)")
+                    "(log-log, the planner's choice marked)",
+                    after="the profile is saved, from a sweep of a few seconds")
     p.add_argument("--plot-only", action="store_true",
                    help="with --plot: skip the calibration, only sweep and draw (the "
                    "planner's current constants mark its choice)")
