@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._dask import is_dask
 from ..backends import default_workers, get_backend, pyfftw_error
 from . import _exact
 from ._direct import all_finite, direct
@@ -186,6 +187,9 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
     array([[11, 14],
            [11,  9]])
     """
+    if is_dask(in1) or is_dask(in2):
+        return _on_dask(convolve, in1, in2, mode, axes, fft_style=False,
+                        method=method, backend=backend, workers=workers)
     if method == "auto" and axes is None and mode in _NP_MODES:
         fast = _small_1d(in1, in2, mode)
         if fast is not None:
@@ -194,6 +198,17 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
 
 
 _NP_MODES = ("full", "same", "valid")
+
+
+def _on_dask(fn, in1, in2, mode, axes, *, fft_style: bool, **options):
+    """``fn`` with a dask operand: a lazy dask array built by sigconv's dask adapter,
+    each block computed by ``fn`` itself (one thread per block unless ``workers``)."""
+    from .. import _dask
+    if fn is convolve:
+        check_method(options["method"])
+    if options.get("workers") is None:
+        options["workers"] = 1       # dask runs the blocks in parallel
+    return _dask.convolve(fn, in1, in2, mode, axes, fft_style=fft_style, options=options)
 _SMALL_MACS = 350_000     # beyond this many multiply-adds a transform may win (measured)
 
 
@@ -263,8 +278,12 @@ def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Metho
     """
     check_mode(mode)
     check_method(method)
-    a2 = as_operand(in2, "in2")
-    a1 = as_operand(in1, "in1")
+    if is_dask(in1) or is_dask(in2):
+        a2 = in2 if is_dask(in2) else as_operand(in2, "in2")
+        a1 = in1 if is_dask(in1) else as_operand(in1, "in1")
+    else:
+        a2 = as_operand(in2, "in2")
+        a1 = as_operand(in1, "in1")
     if a1.ndim != a2.ndim:
         raise ValueError(f"in1 and in2 should have the same dimensionality, "
                          f"got {a1.ndim}-d and {a2.ndim}-d")
@@ -288,6 +307,9 @@ def fftconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes=None, 
     >>> sigconv.fftconvolve([1, 2, 3], [2, 3, 4]).round(6)
     array([ 2.,  7., 16., 17., 12.])
     """
+    if is_dask(in1) or is_dask(in2):
+        return _on_dask(fftconvolve, in1, in2, mode, axes, fft_style=True, backend=backend,
+                        workers=workers)
     return _run(in1, in2, mode, "fft", axes, backend, workers, fft_style=True)
 
 
@@ -305,6 +327,9 @@ def oaconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes=None, *
     >>> bool(np.allclose(sigconv.oaconvolve(x, [1, -1]), np.convolve(x, [1, -1])))
     True
     """
+    if is_dask(in1) or is_dask(in2):
+        return _on_dask(oaconvolve, in1, in2, mode, axes, fft_style=True, backend=backend,
+                        workers=workers)
     return _run(in1, in2, mode, "oa", axes, backend, workers, fft_style=True)
 
 
@@ -342,6 +367,9 @@ class Convolver:
         self._spectra: dict = {}
 
     def __call__(self, x: ArrayLike) -> np.ndarray:
+        if is_dask(x):
+            return convolve(x, self.kernel, self.mode, self.method, self.axes,
+                            backend=self.backend, workers=self.workers)
         return _run(x, self.kernel, self.mode, self.method, self.axes, self.backend,
                     self.workers, fft_style=False, spectra=self._spectra)
 
