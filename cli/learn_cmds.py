@@ -161,14 +161,18 @@ def _explain_text(a, b, mode: str, correlate: bool) -> list[str]:
 
 def _positions(shape):
     """Output indices to list, and how many are left out."""
+    import math
+
     import numpy as np
 
-    idx = list(np.ndindex(*shape))
+    total = math.prod(shape)
     most, head, tail = ((_MAX_LINES_1D, _HEAD_1D, _TAIL_1D) if len(shape) == 1
                         else (_MAX_WINDOWS_2D, _HEAD_2D, _TAIL_2D))
-    if len(idx) <= most:
-        return idx, 0
-    return idx[:head] + idx[-tail:], len(idx) - head - tail
+    if total <= most:
+        return list(np.ndindex(*shape)), 0
+    flat = [*range(head), *range(total - tail, total)]
+    return [tuple(int(i) for i in np.unravel_index(f, shape)) for f in flat], \
+        total - head - tail
 
 
 def _max_terms(s1, s2) -> int:

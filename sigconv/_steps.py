@@ -156,7 +156,7 @@ def steps(in1: ArrayLike, in2: ArrayLike, mode: Literal["full", "same", "valid"]
 
     if positions is None:
         wanted = list(np.ndindex(*out_shape))
-        count = math.prod(sum(_overlap(o + s, n, m)[2] for o in range(ln))
+        count = math.prod(_overlaps(s, ln, n, m)
                           for s, ln, n, m in zip(start, length, n_shape, m_shape))
     else:
         wanted = [_position(p, out_shape) for p in positions]
@@ -209,6 +209,13 @@ def _overlap(f: int, n: int, m: int) -> tuple[int, int, int]:
     """Input indices [lo, hi) meeting the kernel at full-result index f, and their count."""
     lo, hi = max(0, f - m + 1), min(n, f + 1)
     return lo, hi, max(0, hi - lo)
+
+
+def _overlaps(start: int, length: int, n: int, m: int) -> int:
+    """Products met along one axis, summed over the outputs start..start+length-1 of
+    the full result (vectorised: the outputs may be many)."""
+    f = np.arange(start, start + length, dtype=np.int64)
+    return int((np.minimum(n, f + 1) - np.maximum(0, f - m + 1)).sum())
 
 
 def _check_valid_shapes(s1: Sequence[int], s2: Sequence[int], mode: str) -> None:
