@@ -137,3 +137,12 @@ def test_bad_samplerate(rate):
 def test_bad_fit():
     with pytest.raises(InputError, match="'T60'"):
         audio.rt60([1.0, 0.5], 100, fit="T60")
+
+
+def test_noise_floor_below_minus_60_db_hardly_moves_rt60():
+    rate = 8000
+    h = decaying_noise(0.6, rate, 1.0, seed=6)
+    tail = np.random.default_rng(7).standard_normal(3 * rate) * 10 ** (-70 / 20)
+    noisy = np.concatenate([h, np.zeros(3 * rate)]) + np.concatenate([np.zeros(h.size), tail])
+    noisy[: h.size] += np.random.default_rng(8).standard_normal(h.size) * 10 ** (-70 / 20)
+    assert audio.rt60(noisy, rate) == pytest.approx(audio.rt60(h, rate), rel=0.03)

@@ -269,3 +269,9 @@ def test_kernel_too_large_to_draw_refused_first(files, capsys):
                        "1000", "--plot", files / "p.png")
     assert code == 2 and "up to 2049 pixels wide" in err
     assert not (files / "o.png").exists()
+
+
+def test_cli_formats_are_the_library_ones():
+    from sigconv_cli import _plot
+
+    assert _plot._FORMATS == sigconv.plot.FORMATS
