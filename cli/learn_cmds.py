@@ -94,19 +94,14 @@ def _parse_inline(text: str, name: str):
         cells = [c.strip() for c in row.split(",")]
         if cells == [""]:
             raise UsageError(f"{name} {text!r}: row {r} is empty")
-        values = []
-        for c in cells:
-            values.append(_number(c, name, text))
-        rows.append(values)
+        rows.append([_number(c, name, text) for c in cells])
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise UsageError(f"{name} {text!r}: rows have different lengths "
                          f"({', '.join(str(len(r)) for r in rows)} values); a 2-D array "
                          "needs the same number in every row")
-    arr = np.array(rows if len(rows) > 1 else rows[0])
-    if arr.dtype == object:            # integers beyond int64 stay exact Python ints
-        arr = np.array(rows if len(rows) > 1 else rows[0], dtype=object)
-    return arr
+    # integers beyond int64 make an object array of exact Python ints
+    return np.array(rows if len(rows) > 1 else rows[0])
 
 
 def _number(cell: str, name: str, text: str):
