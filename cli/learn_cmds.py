@@ -260,6 +260,8 @@ def _lines_2d(listed, omitted, s1, s2, a, slid, correlate) -> list[str]:
             for j, (wrow, krow) in enumerate(zip(wl, kl)):
                 op = "  *  " if j == mid else "     "
                 lines.append(f"    {wrow.ljust(width)}{op}{krow}")
+        else:
+            lines.append(f"    (a {mr}x{mc} window: too large to draw)")
         lines.append(f"  = {_terms(s.pairs)} = {_num(s.value)}")
         if omitted and i == _HEAD_2D - 1:
             lines.append(f"... {omitted} output windows omitted (inputs too large to list) "

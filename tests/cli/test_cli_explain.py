@@ -145,6 +145,15 @@ def test_large_input_summarised(tmp_path, capsys):
     assert "(each output sums up to 100000 products: too many to list; only the result " \
            "follows)" in out
     assert not any(re.match(r"y\[\d", line) for line in out)
+    # 2-D windows too large to draw: their sums only
+    np.save(tmp_path / "g.npy", np.arange(400).reshape(20, 20))
+    np.save(tmp_path / "k.npy", np.ones((12, 12), int))
+    out = run(capsys, str(tmp_path / "g.npy"), str(tmp_path / "k.npy"), "--mode", "valid")
+    i = out.index("y[0,0]: window rows 0..11, cols 0..11, valid")
+    assert out[i + 1:i + 3] == ["    (a 12x12 window: too large to draw)",
+                                "  = 0*1 + 1*1 + 2*1 + 3*1 + ... + 230*1 + 231*1 "
+                                "(144 products) = 16632"]
+    assert "... 75 output windows omitted (inputs too large to list) ..." in out
     # many products in one output: the ends and a count
     out = run(capsys, ",".join(["1"] * 30), ",".join(["2"] * 20), "--mode", "valid")
     assert re.fullmatch(r"y\[0\] = 1\*2 \+ 1\*2 \+ 1\*2 \+ 1\*2 \+ \.\.\. \+ 1\*2 \+ 1\*2 "
