@@ -51,8 +51,8 @@ def run_explain(args: argparse.Namespace) -> int:
                              f"{ext or '(none)'!r} (use .png or .gif)")
         check_output_path(args.plot, [p for p in (args.a, args.b) if _is_file(p)],
                           force=args.force)
-        from sigconv.plot._mpl import pyplot
-        pyplot()                   # no matplotlib: one line naming the extra, before any work
+        import sigconv.plot
+        sigconv.plot.check_path(args.plot, _PLOT_EXTS)   # no matplotlib: one line, before work
     a, b = _operand(args.a, "A"), _operand(args.b, "B")
     for name, arr in (("A", a), ("B", b)):
         if arr.ndim not in (1, 2):

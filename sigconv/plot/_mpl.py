@@ -22,3 +22,12 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def pillow_writer(fps: float):
+    """matplotlib's GIF writer (Pillow underneath), for animations; imports as
+    :func:`pyplot` does."""
+    pyplot()
+    from matplotlib.animation import PillowWriter
+
+    return PillowWriter(fps=fps)

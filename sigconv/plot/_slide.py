@@ -13,7 +13,8 @@ from .._io import atomic_output
 from .._steps import Index, Step, steps
 from ..engine import convolve as _convolve
 from ..engine import correlate as _correlate
-from ._mpl import pyplot
+from ._common import check_path
+from ._mpl import pillow_writer, pyplot
 
 _FORMATS = (".png", ".gif")
 _PNG_POSITIONS = 4          # positions side by side in a .png when there are more than 5
@@ -271,9 +272,7 @@ def _draw_2d(axes, s: Step, ctx: _Context) -> None:
 
 
 def _write_gif(fig, shown, draw, ctx, rows, path, title) -> None:
-    from matplotlib.animation import PillowWriter   # matplotlib is present: pyplot() ran
-
-    writer = PillowWriter(fps=1.5)
+    writer = pillow_writer(fps=1.5)
     grid = _gridspec(fig, rows, 1)
     axes = _axes(fig, [grid[r, 0] for r in range(rows)], ctx.x.ndim)
     fig.suptitle(title, fontsize=10)
@@ -298,15 +297,7 @@ def _gridspec(fig, rows: int, cols: int):
 
 def _check_path(path) -> str:
     """A .png or .gif path (else InputError naming them), with matplotlib present."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"path must be a file name, not {path!r}")
-    path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in _FORMATS:
-        raise InputError(f"plot {path!r}: unsupported picture type {ext or '(none)'!r} "
-                         "(use .png or .gif)")
-    pyplot()        # raises MissingExtraError, naming the extra, when matplotlib is absent
-    return path
+    return check_path(path, _FORMATS)
 
 
 def _name_errors(fn, path) -> None:
