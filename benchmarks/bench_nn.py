@@ -158,52 +158,69 @@ def run_model() -> None:
             ts.append(time.perf_counter() - t0)
         return statistics.median(ts)
 
+    from sigconv.nn import _direct
     res = {}
+    # products as gemm_forward runs them: images split over the pool, BLAS on one thread
     a = rng.standard_normal((64, 576)).astype(np.float32)
     b = rng.standard_normal((8, 576, 3364)).astype(np.float32)
     out = np.empty((8, 64, 3364), np.float32)
-    t = med(lambda: np.matmul(a, b, out=out))
+
+    def products(a_, b_, o_):
+        def work(n0, n1):
+            np.matmul(a_, b_[n0:n1], out=o_[n0:n1])
+        _direct.run_split(8, 10**9, work)
+    t = med(lambda: products(a, b, out))
     res["gemm_mac"] = t / (8 * 64 * 576 * 3364)
     a8, b8, o8 = a.astype(np.float64), b.astype(np.float64), out.astype(np.float64)
-    res["f64 (gemm)"] = med(lambda: np.matmul(a8, b8, out=o8)) / t
+    res["f64 (gemm)"] = med(lambda: products(a8, b8, o8)) / t
     sa, sb, so = a[:4, :8], b[0, :8, :8].copy(), np.empty((4, 8), np.float32)
     res["gemm_call"] = med(lambda: [np.matmul(sa, sb, out=so) for _ in range(1000)]) / 1000
     a4 = rng.standard_normal((4, 576)).astype(np.float32)
     o4 = np.empty((8, 4, 3364), np.float32)
-    t4 = med(lambda: np.matmul(a4, b, out=o4))
-    res["gemm rows=4 slowdown"] = t4 / (8 * 4 * 576 * 3364) / res["gemm_mac"]
+    t4 = med(lambda: products(a4, b, o4))
+    res["gemm_small_rows (rows 4)"] = 4 * t4 / (8 * 4 * 576 * 3364) / res["gemm_mac"]
     src = rng.standard_normal((8, 64, 58 * 58 + 200)).astype(np.float32)
     cols = np.empty((8, 64, 9, 3364), np.float32)
 
     def fill():
-        for t_ in range(9):
-            np.copyto(cols[:, :, t_, :], src[:, :, t_ * 7:t_ * 7 + 3364])
+        def work(n0, n1):
+            for t_ in range(9):
+                np.copyto(cols[n0:n1, :, t_, :], src[n0:n1, :, t_ * 7:t_ * 7 + 3364])
+        _direct.run_split(8, 10**9, work)
     res["fill_elem"] = med(fill) / cols.size
     y = rng.standard_normal((8, 64, 56, 58)).astype(np.float32)[..., :56]
     bias = np.ones((64, 1, 1), np.float32)
     res["out_elem"] = med(lambda: np.add(y, bias)) / y.size
-    x = rng.standard_normal((8, 128, 56, 56)).astype(np.float32)
-    ty = np.zeros_like(x)
-    tmp = np.empty_like(x)
-    wt = rng.standard_normal((128, 1, 1)).astype(np.float32)
+    from sigconv.nn import _args
+    x = rng.standard_normal((8, 128, 58, 58)).astype(np.float32)
+    wd = rng.standard_normal((128, 1, 3, 3)).astype(np.float32)
+    geo = _args.geometry(x, wd, None, 2, 1, 0, 1, 128, "zeros")
+    res["taps_elem"] = med(lambda: _direct.taps_forward(x, wd, geo)) / (9 * 8 * 128 * 56 * 56)
+    xs, ys, ts = x[0, :2, :4, :4], np.zeros((2, 4, 4), np.float32), np.empty((2, 4, 4),
+                                                                            np.float32)
+    w2 = wd[:2, 0, :1, :1]   # (2, 1, 1)
 
-    def taps():
-        for _ in range(10):
-            np.multiply(x, wt, out=tmp)
-            ty.__iadd__(tmp)
-    res["taps_elem"] = med(taps) / (10 * x.size)
-    xs = x[:1, :2, :4, :4]
-    ts_, tt = np.zeros_like(xs), np.empty_like(xs)
-    w2 = wt[:2]
-
-    def taps_small():
+    def taps_small():        # one tap of one block: a multiply into the scratch, an add
         for _ in range(1000):
-            np.multiply(xs, w2, out=tt)
-            ts_.__iadd__(tt)
+            np.multiply(xs, w2, out=ts)
+            ys.__iadd__(ts)
     res["taps_call"] = med(taps_small) / 1000
     big = rng.standard_normal((4, 64, 8, 3136)).astype(np.float32)
     dst = np.empty((4, 64, 3136), np.float32)
     res["sum_elem"] = med(lambda: np.sum(big, axis=2, out=dst)) / big.size
+    from sigconv.nn import _plan
+    for name, xs, ws, g, pd in (
+            ("engine_nd (dw 7x7)", (8, 128, 56, 56), (128, 1, 7, 7), 128, 3),
+            ("engine_nd (dw 31x31)", (8, 128, 56, 56), (128, 1, 31, 31), 128, 15),
+            ("engine_1d (dw1d)", (8, 64, 16384), (64, 1, 1024), 64, 0),
+            ("engine_1d (causal)", (4, 64, 8192), (64, 1, 8192), 64, ((8191, 0),))):
+        xx = rng.standard_normal(xs).astype(np.float32)
+        ww = rng.standard_normal(ws).astype(np.float32)
+        fn = nn.conv1d if len(xs) == 3 else nn.conv2d
+        geo = _args.geometry(xx, ww, None, len(xs) - 2, 1, pd, 1, g, "zeros")
+        predicted, _ = _plan._engine_cost(geo, np.dtype(np.float32), "fft")
+        predicted /= _plan.CONSTANTS["engine_nd" if len(xs) > 3 else "engine_1d"]
+        res[name] = med(lambda: fn(xx, ww, groups=g, padding=pd, method="fft")) / predicted
     print(f"# nn planner constants, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"load average {os.getloadavg()[0]:.2f}")
     for k, v in res.items():

@@ -118,23 +118,57 @@ def layout(geo: Geometry) -> Layout:
     return Layout(False, p, p, tuple(tap_slices(geo)))
 
 
-def _chunk(geo: Geometry, lay: Layout, itemsize: int) -> int:
+def _row_cols(geo: Geometry, lay: Layout) -> int:
+    """Columns of the product per row of the first output axis."""
+    return math.prod(geo.padded[1:]) if lay.shifted else math.prod(geo.out_size[1:])
+
+
+def _tiling(geo: Geometry, lay: Layout, itemsize: int) -> tuple[int, int]:
+    """(images per chunk, output rows per tile): whole images while one fits in
+    COLS_CHUNK_BYTES of stacked taps, else one image cut into bands of rows."""
     per_image = geo.c_in * geo.taps * lay.cols * itemsize
-    return max(1, min(geo.batch, COLS_CHUNK_BYTES // max(1, per_image)))
+    if per_image <= COLS_CHUNK_BYTES:
+        return max(1, min(geo.batch, COLS_CHUNK_BYTES // per_image)), geo.out_size[0]
+    per_row = geo.c_in * geo.taps * _row_cols(geo, lay) * itemsize
+    return 1, max(1, min(geo.out_size[0], COLS_CHUNK_BYTES // per_row))
 
 
-def _fill(cols: np.ndarray, xp: np.ndarray, n0: int, n1: int, geo: Geometry,
-          lay: Layout) -> None:
-    """cols (nb, C, taps, P) <- the taps' views of images n0..n1 of xp."""
-    nb = n1 - n0
+def _chunk(geo: Geometry, lay: Layout, itemsize: int) -> int:
+    return _tiling(geo, lay, itemsize)[0]
+
+
+def _tiles(geo: Geometry, lay: Layout, itemsize: int, a: int, b: int):
+    """(n0, n1, r0, r1, p0, p1): images n0..n1, output rows r0..r1, product columns
+    p0..p1, covering images a..b."""
+    nb, rows = _tiling(geo, lay, itemsize)
+    rc = _row_cols(geo, lay)
+    o0 = geo.out_size[0]
+    for n0 in range(a, b, nb):
+        n1 = min(b, n0 + nb)
+        for r0 in range(0, o0, rows):
+            r1 = min(o0, r0 + rows)
+            yield n0, n1, r0, r1, r0 * rc, (lay.cols if r1 == o0 else r1 * rc)
+
+
+def _band(sl: tuple, geo: Geometry, r0: int, r1: int) -> tuple:
+    """A tap's strided view restricted to output rows r0..r1."""
+    s0 = geo.stride[0]
+    a0 = sl[0].start
+    return (slice(a0 + r0 * s0, a0 + (r1 - 1) * s0 + 1, s0),) + sl[1:]
+
+
+def _fill(cols: np.ndarray, xp: np.ndarray, tile, geo: Geometry, lay: Layout) -> None:
+    """cols[:nb, :, t, :p1-p0] <- the taps' views for one tile of xp."""
+    n0, n1, r0, r1, p0, p1 = tile
+    nb, pt = n1 - n0, p1 - p0
     if lay.shifted:
         xf = xp.reshape(xp.shape[:2] + (-1,))
         for t, off in enumerate(lay.offsets):
-            np.copyto(cols[:nb, :, t, :], xf[n0:n1, :, off:off + lay.cols])
+            np.copyto(cols[:nb, :, t, :pt], xf[n0:n1, :, off + p0:off + p1])
     else:
         for t, sl in enumerate(lay.offsets):
-            dst = cols[:nb, :, t, :].reshape((nb, geo.c_in) + geo.out_size)
-            np.copyto(dst, xp[(slice(n0, n1), slice(None)) + sl])
+            dst = cols[:nb, :, t, :pt].reshape((nb, geo.c_in, r1 - r0) + geo.out_size[1:])
+            np.copyto(dst, xp[(slice(n0, n1), slice(None)) + _band(sl, geo, r0, r1)])
 
 
 def _crop(ybuf: np.ndarray, geo: Geometry, lay: Layout) -> np.ndarray:
@@ -155,15 +189,17 @@ def gemm_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     wm = np.ascontiguousarray(w).reshape(G, cog, cg * taps)
     N, P = geo.batch, lay.cols
     ybuf = np.empty((N, G, cog, lay.width), xp.dtype)
-    nb = _chunk(geo, lay, xp.itemsize)
 
     def work(a, b):
-        cols = np.empty((min(nb, b - a), geo.c_in, taps, P), xp.dtype)
-        for n0 in range(a, b, nb):
-            n1 = min(b, n0 + nb)
-            _fill(cols, xp, n0, n1, geo, lay)
-            np.matmul(wm, cols[:n1 - n0].reshape(n1 - n0, G, cg * taps, P),
-                      out=ybuf[n0:n1, :, :, :P])
+        cols = None
+        for tile in _tiles(geo, lay, xp.itemsize, a, b):
+            n0, n1, _, _, p0, p1 = tile
+            if cols is None:
+                cols = np.empty((n1 - n0, geo.c_in, taps, p1 - p0), xp.dtype)
+            _fill(cols, xp, tile, geo, lay)
+            m, pt = n1 - n0, p1 - p0
+            np.matmul(wm, cols[:m, :, :, :pt].reshape(m, G, cg * taps, pt),
+                      out=ybuf[n0:n1, :, :, p0:p1])
     run_split(N, N * P * geo.c_out * cg * taps, work)
     return _crop(ybuf.reshape(N, geo.c_out, lay.width), geo, lay)
 
@@ -183,46 +219,69 @@ def gemm_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
         gyl = gyb.reshape(N, G, cog, lay.width)[..., :P]
     else:
         gyl = np.ascontiguousarray(gy).reshape(N, G, cog, P)
-    nb = _chunk(geo, lay, dt.itemsize)
     gxp = np.zeros((N, geo.c_in) + geo.padded, dt) if need_gx else None
     gxf = gxp.reshape(N, geo.c_in, -1) if need_gx else None
     wt = wm.transpose(0, 2, 1)
 
     def work(a, b):
-        cols = np.empty((min(nb, b - a), geo.c_in, taps, P), dt)
+        cols = None
         gw = np.zeros((G, cog, K), dt) if need_gw else None
-        for n0 in range(a, b, nb):
-            n1 = min(b, n0 + nb)
-            m = n1 - n0
+        for tile in _tiles(geo, lay, dt.itemsize, a, b):
+            n0, n1, r0, r1, p0, p1 = tile
+            m, pt = n1 - n0, p1 - p0
+            g = gyl[n0:n1, :, :, p0:p1]
             if need_gw:
-                _fill(cols, xp, n0, n1, geo, lay)
-                c4 = cols[:m].reshape(m, G, K, P)
-                gw += np.matmul(gyl[n0:n1], c4.transpose(0, 1, 3, 2)).sum(axis=0)
+                if cols is None:
+                    cols = np.empty((m, geo.c_in, taps, pt), dt)
+                _fill(cols, xp, tile, geo, lay)
+                c4 = cols[:m, :, :, :pt].reshape(m, G, K, pt)
+                gw += np.matmul(g, c4.transpose(0, 1, 3, 2)).sum(axis=0)
             if need_gx:
-                gc = np.matmul(wt, gyl[n0:n1]).reshape(m, geo.c_in, taps, P)
+                gc = np.matmul(wt, g).reshape(m, geo.c_in, taps, pt)
                 for t, off in enumerate(lay.offsets):
                     if lay.shifted:
-                        gxf[n0:n1, :, off:off + P] += gc[:, :, t, :]
+                        gxf[n0:n1, :, off + p0:off + p1] += gc[:, :, t, :]
                     else:
-                        gxp[(slice(n0, n1), slice(None)) + off] += \
-                            gc[:, :, t, :].reshape((m, geo.c_in) + geo.out_size)
+                        gxp[(slice(n0, n1), slice(None)) + _band(off, geo, r0, r1)] += \
+                            gc[:, :, t, :].reshape((m, geo.c_in, r1 - r0) + geo.out_size[1:])
         return gw
     parts = run_split(N, N * P * geo.c_out * K * (need_gx + need_gw), work)
     gw = sum(parts[1:], parts[0]) if need_gw else None
     return gxp, (gw.reshape(w.shape) if need_gw else None)
 
 
+# Output bytes per block of channels in the taps loop: the block, its scratch and the
+# input rows it reads stay in the core's L2 cache across the taps.
+TAPS_BLOCK_BYTES = 64 << 10
+
+
 def taps_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
-    """One input channel per group: a broadcast multiply-add per tap (y (N, C_out, *out))."""
+    """One input channel per group: a broadcast multiply-add per tap (y (N, C_out, *out)),
+    over blocks of channels small enough to stay in cache, images split over threads."""
     C, m = geo.c_in, geo.cog
     one = (1,) * geo.nsp
     wv = w.reshape(C, m, geo.taps)
-    y = np.zeros((geo.batch, C, m) + geo.out_size, xp.dtype)
-    tmp = np.empty_like(y)
-    for t, sl in enumerate(tap_slices(geo)):
-        xt = xp[(slice(None), slice(None)) + sl][:, :, None]
-        np.multiply(xt, wv[:, :, t].reshape((C, m) + one), out=tmp)
-        y += tmp
+    y = np.empty((geo.batch, C, m) + geo.out_size, xp.dtype)
+    per_channel = m * math.prod(geo.out_size) * xp.itemsize
+    cb = max(1, min(C, TAPS_BLOCK_BYTES // per_channel))
+    slices = tap_slices(geo)
+
+    def work(a, b):
+        tmp = np.empty((cb, m) + geo.out_size, xp.dtype)
+        for n in range(a, b):
+            for c0 in range(0, C, cb):
+                c1 = min(C, c0 + cb)
+                yb, tb = y[n, c0:c1], tmp[:c1 - c0]
+                for t, sl in enumerate(slices):
+                    xt = xp[(n, slice(c0, c1)) + sl][:, None]
+                    wt = wv[c0:c1, :, t].reshape((c1 - c0, m) + one)
+                    if t == 0:
+                        np.multiply(xt, wt, out=yb)
+                    else:
+                        np.multiply(xt, wt, out=tb)
+                        yb += tb
+    run_split(geo.batch, geo.batch * geo.c_out * math.prod(geo.out_size) * geo.taps * 4,
+              work)
     return y.reshape((geo.batch, geo.c_out) + geo.out_size)
 
 

@@ -9,8 +9,9 @@ Pure: a :class:`~sigconv.nn._args.Geometry` and a dtype in, a :class:`ConvPlan` 
 * ``direct:taps`` (one input channel per group) costs ``taps_elem`` per output and tap
   (a multiply into a scratch and an add) plus ``taps_call`` per tap;
 * ``fft`` and ``oa`` are the engine's own predictions (:func:`sigconv.explain`) for
-  the correlation the layer becomes (see ``_spectral``), plus a pass per element
-  summed over the input channels when there are several per group.
+  the correlation the layer becomes (see ``_spectral``), scaled by the measured ratio
+  of real to predicted time for such batches (``engine_nd``, ``engine_1d``), plus a
+  pass per element summed over the input channels when there are several per group.
 
 Backward passes are planned with the forward plan's method: their products and
 transforms are the forward ones with the roles exchanged (about twice the work).
@@ -30,18 +31,27 @@ from . import _direct, _spectral
 from ._args import Geometry
 
 # Measured on the 2-core development VM (AMD EPYC, AVX2, OpenBLAS 0.3.31 through
-# numpy 2.4), 2026-12-04, by `python benchmarks/bench_nn.py --model` (medians of 5;
-# the VM is shared, so +-30%). float64 costs `f64` times the float32 figure.
+# numpy 2.4) by `python benchmarks/bench_nn.py --model`, two runs on 2026-12-04 at
+# 17:05 UTC (medians of 5 samples each; load average 2.7 from other sessions' tests,
+# the two runs within 15% of each other). Products, fills and the taps loop run as the
+# layers run them (images split over two threads, BLAS on one thread each).
 CONSTANTS = {
-    "gemm_mac": 1.05e-11,    # s per multiply-add of numpy.matmul (float32, K >= 64)
-    "gemm_call": 8.0e-6,     # s per matmul call (per chunk of images)
-    "gemm_small_rows": 16,   # products with fewer output rows run rows/this of speed
-    "fill_elem": 4.5e-10,    # s per element copied into the stacked-taps buffer
-    "out_elem": 5.0e-10,     # s per output element (crop, bias)
-    "taps_elem": 7.0e-10,    # s per output per tap of the taps loop (float32)
-    "taps_call": 1.2e-5,     # s per tap of the taps loop
-    "sum_elem": 4.0e-10,     # s per element summed over input channels after transforms
-    "f64": 1.9,
+    "gemm_mac": 2.9e-11,     # s per multiply-add of the split products (float32, K = 576)
+    "gemm_call": 1.4e-6,     # s per matmul call (per chunk of images and group)
+    "gemm_small_rows": 16,   # products with r < this many output rows run r/this of speed
+    "fill_elem": 4.6e-10,    # s per element copied into the stacked-taps buffer
+    "out_elem": 8.4e-10,     # s per output element (crop, bias)
+    "taps_elem": 1.2e-9,     # s per output per tap of the taps loop (float32, 3x3)
+    "taps_call": 3.9e-6,     # s per tap and block of channels of the taps loop (17:10)
+    "sum_elem": 2.8e-10,     # s per element summed over input channels after transforms
+    "f64": 2.0,              # float64 / float32 time of the direct variants
+    # measured / engine-predicted time of the layers' transforms (the engine's table
+    # dates from 2026-11-22, on a quieter machine, and does not model batches of small
+    # multi-axis transforms): depthwise 7x7 and 31x31 on (8, 128, 56, 56) gave 5.5 and
+    # 5.1 at 17:06 UTC, 3.2 and 2.6 at 17:09; 1-D depthwise (8, 64, 16384) x 1024 and
+    # (4, 64, 8192) x 8192 gave 2.1 and 2.2, then 2.1 and 2.4.
+    "engine_nd": 4.0,
+    "engine_1d": 2.2,
 }
 
 
@@ -105,8 +115,10 @@ def direct_costs(geo: Geometry, dtype: np.dtype) -> dict:
         chunks * geo.groups * c["gemm_call"] + macs * c["gemm_mac"] * slow
         + cols * geo.c_in * geo.taps * c["fill_elem"] + out * c["out_elem"])
     if geo.cg == 1:
-        costs["direct:taps"] = scale * geo.taps * (c["taps_call"] + out * c["taps_elem"]) \
-            + out * c["out_elem"]
+        per_channel = geo.cog * math.prod(geo.out_size) * dtype.itemsize
+        blocks = geo.batch * -(-geo.c_in // max(1, _direct.TAPS_BLOCK_BYTES // per_channel))
+        costs["direct:taps"] = scale * geo.taps * (blocks * c["taps_call"]
+                                                   + out * c["taps_elem"])
     return costs
 
 
@@ -115,11 +127,12 @@ def _engine_cost(geo: Geometry, dtype: np.dtype, method: str):
     x = np.broadcast_to(np.zeros((), dtype), sx)
     w = np.broadcast_to(np.zeros((), dtype), sw)
     axes = tuple(range(-geo.nsp, 0))
-    p = explain(x, w, mode, method, axes)
+    p = explain(x, w, mode, method, axes, workers=_spectral._workers(geo))
     cost = p.costs.get("fft") if method == "fft" else min(
         (v for k, v in p.costs.items() if k.startswith("oa")), default=None)
     if cost is None:
         return None, p
+    cost *= CONSTANTS["engine_nd" if geo.nsp > 1 else "engine_1d"]
     if geo.cg > 1:
         full = math.prod(n + r - 1 for n, r in zip(sx[-geo.nsp:], geo.reach))
         cost += geo.batch * geo.c_out * geo.cg * full * CONSTANTS["sum_elem"]
@@ -129,7 +142,8 @@ def _engine_cost(geo: Geometry, dtype: np.dtype, method: str):
 def plan(geo: Geometry, dtype: np.dtype, method: str = "auto") -> ConvPlan:
     """The :class:`ConvPlan` for ``geo`` (``method``: 'auto', 'direct', 'fft' or 'oa');
     memoised (the planner is pure), each caller gets its own copy."""
-    return dataclasses.replace(_plan(geo, np.dtype(dtype), method))
+    p = _plan(geo, np.dtype(dtype), method)
+    return dataclasses.replace(p, costs=dict(p.costs))
 
 
 @functools.lru_cache(maxsize=256)

@@ -69,6 +69,19 @@ def engine_shapes(geo: Geometry) -> tuple[tuple, tuple, str]:
             "full" if full else "valid")
 
 
+# Multi-axis transforms of fewer points than this run on one FFTW thread. FFTW's
+# threads split each small 2-D transform and meet after it: with another process
+# holding a core, 1024 transforms of 63x63 (depthwise 7x7 on (8, 128, 56, 56)) took
+# 56 s on two threads against 0.14 s on one (2026-12-04, load average 5); at 90x90 the
+# two took 330 ms against 370 ms. 1-D batches keep the engine's default.
+SMALL_ND_POINTS = 1 << 20
+
+
+def _workers(geo: Geometry) -> int | None:
+    size = math.prod(n + r for n, r in zip(geo.padded, geo.reach))
+    return 1 if geo.nsp >= 2 and size < SMALL_ND_POINTS else None
+
+
 def _chunks(geo: Geometry, per_image_elems: int, itemsize: int) -> int:
     return max(1, min(geo.batch, SUM_CHUNK_BYTES // max(1, per_image_elems * itemsize)))
 
@@ -88,9 +101,10 @@ def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndar
                  for s0, o, s in zip(start, geo.out_size, geo.stride))
     mode = "full" if full else "valid"
     N = geo.batch
+    wk = _workers(geo)
     if cg == 1:
         y = correlate(xs.reshape((N, G, 1) + xs.shape[2:]),
-                      wd.reshape((1, G, cog) + wd.shape[2:]), mode, method, axes)
+                      wd.reshape((1, G, cog) + wd.shape[2:]), mode, method, axes, workers=wk)
         y = y.reshape((N, geo.c_out) + y.shape[3:])[(slice(None),) * 2 + keep]
         return y
     wg = wd.reshape((1, G, cog, cg) + wd.shape[2:])
@@ -100,7 +114,7 @@ def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndar
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
         part = correlate(xs[n0:n1].reshape((n1 - n0, G, 1, cg) + xs.shape[2:]), wg,
-                         mode, method, axes)
+                         mode, method, axes, workers=wk)
         np.sum(part[(slice(None),) * 4 + keep], axis=3, out=y[n0:n1])
     return y.reshape((N, geo.c_out) + geo.out_size)
 
@@ -119,11 +133,12 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
     wd = dilated(w, geo)
     gs = stuffed(gy, geo)
     osz = gs.shape[2:]
+    wk = _workers(geo)
     gx = gw = None
     if need_gx:
         if cg == 1:
             part = convolve(gs.reshape((N, G, cog) + osz), wd.reshape((1, G, cog) + geo.reach),
-                            "full", method, axes)
+                            "full", method, axes, workers=wk)
             full = part.sum(axis=2) if cog > 1 else part[:, :, 0]
         else:
             wg = wd.reshape((1, G, cog, cg) + geo.reach)
@@ -134,7 +149,7 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
             for n0 in range(0, N, nb):
                 n1 = min(N, n0 + nb)
                 part = convolve(gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), wg,
-                                "full", method, axes)
+                                "full", method, axes, workers=wk)
                 full[n0:n1] = part.sum(axis=2).reshape((n1 - n0, geo.c_in) + part.shape[4:])
         # full covers padded positions [0, O_s + reach - 1); the rest got nothing
         span = full.shape[2:]
@@ -162,7 +177,7 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
         size = src.shape[2:]
         if cg == 1:
             part = correlate(src.reshape((N, G, 1) + size), gs.reshape((N, G, cog) + osz),
-                             mode, method, axes)
+                             mode, method, axes, workers=wk)
             gw = part[(slice(None),) * 3 + lag].sum(axis=0).reshape(w.shape)
         else:
             gw = np.zeros((G, cog, cg) + geo.kernel, x.dtype)
@@ -172,7 +187,7 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
                 n1 = min(N, n0 + nb)
                 part = correlate(src[n0:n1].reshape((n1 - n0, G, 1, cg) + size),
                                  gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz),
-                                 mode, method, axes)
+                                 mode, method, axes, workers=wk)
                 gw += part[(slice(None),) * 4 + lag].sum(axis=0)
             gw = gw.reshape(w.shape)
     return gx, gw

@@ -101,11 +101,14 @@ def test_every_direct_variant_and_layout(prob):
     if geo.cg == 1:
         np.testing.assert_allclose(_direct.taps_forward(xp, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
-    old = _direct.THREAD_MIN_MACS
+    old, chunk = _direct.THREAD_MIN_MACS, _direct.COLS_CHUNK_BYTES
     try:                              # images split over the thread pool
         _direct.THREAD_MIN_MACS = 0
         np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
+        if geo.cg == 1:
+            np.testing.assert_allclose(_direct.taps_forward(xp, w, geo), ref, rtol=1e-9,
+                                       atol=1e-9)
         r = np.random.default_rng(0).standard_normal(ref.shape)
         _direct.THREAD_MIN_MACS = old
         one = _direct.gemm_backward(xp, w, r, geo)
@@ -113,8 +116,15 @@ def test_every_direct_variant_and_layout(prob):
         split = _direct.gemm_backward(xp, w, r, geo)
         for a, b in zip(one, split):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+        _direct.COLS_CHUNK_BYTES = 1      # one image, one band of output rows at a time
+        np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
+                                   atol=1e-9)
+        banded = _direct.gemm_backward(xp, w, r, geo)
+        for a, b in zip(one, banded):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
     finally:
         _direct.THREAD_MIN_MACS = old
+        _direct.COLS_CHUNK_BYTES = chunk
 
 
 def test_padding_matches_the_oracle_rules():
