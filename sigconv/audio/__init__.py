@@ -22,6 +22,9 @@ decay_curve, rt60, decay_fit
     (T30/T20 line fit extrapolated to -60 dB).
 StreamConvolver
     Block-by-block convolution with memory bounded independently of the stream length.
+PartitionedConvolver, plan_partitions
+    Real-time convolution reverb: partitioned overlap-save with frequency-domain delay
+    lines, no latency beyond the block, no allocation per block, IR crossfades.
 reverb_file, echo_file
     File-to-file renders, streamed for long inputs (what ``sigconv reverb``/``echo`` run).
 """
@@ -30,12 +33,13 @@ from ._decay import DecayFit, decay_curve, decay_fit, rt60
 from ._effects import DEFAULT_IR_NORM, IR_NORMS, echo, echo_ir, resample, reverb
 from ._files import AudioInfo, info, read, write
 from ._levels import LevelReport, parse_dbfs
+from ._partitioned import PartitionedConvolver, PartitionStage, plan_partitions
 from ._render import STREAM_THRESHOLD, RenderReport, echo_file, reverb_file
 from ._routing import ROUTINGS, Routing, route
 from ._stream import StreamConvolver, default_block_size
 
 __all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "ROUTINGS", "STREAM_THRESHOLD", "AudioInfo",
-           "DecayFit", "LevelReport", "RenderReport", "Routing", "StreamConvolver",
-           "decay_curve", "decay_fit", "default_block_size", "echo", "echo_file", "echo_ir",
-           "info", "parse_dbfs", "read", "resample", "reverb", "reverb_file", "route", "rt60",
-           "write"]
+           "DecayFit", "LevelReport", "PartitionStage", "PartitionedConvolver", "RenderReport",
+           "Routing", "StreamConvolver", "decay_curve", "decay_fit", "default_block_size",
+           "echo", "echo_file", "echo_ir", "info", "parse_dbfs", "plan_partitions", "read",
+           "resample", "reverb", "reverb_file", "route", "rt60", "write"]

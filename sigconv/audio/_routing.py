@@ -72,6 +72,22 @@ class Routing:
             np.add(y[:, a], y[:, b], out=out[:, ch])
         return out
 
+    def spectral_layout(self) -> tuple[list[int], tuple[int, int], tuple[int, int]]:
+        """How a frequency-domain convolver lays the routing out as broadcasting shapes.
+
+        Returns ``(columns, x_shape, h_shape)``: the input columns to transform, and the
+        ``(a, b)`` shapes their spectra and the IR channels' spectra take so that the
+        product ``X[a_x, b_x] * H[a_h, b_h]`` summed over ``a`` gives the output channels
+        along ``b``. True stereo puts the input side on ``a`` (IR channels LL, LR, RL, RR
+        are ``H[in, out]``); the other routings have ``a == 1`` and broadcast along ``b``.
+        """
+        if self.kind == "true-stereo":
+            cols = [0, 1] if self.in_channels == 2 else [0]
+            return cols, (len(cols), 1), (2, 2)
+        if self.kind == "split":
+            return [0], (1, 1), (1, 2)
+        return list(range(self.in_channels)), (1, self.in_channels), (1, self.ir_channels)
+
     def output_energy(self, ir: np.ndarray) -> float:
         """Mean over output channels of the IR energy reaching each output channel.
 

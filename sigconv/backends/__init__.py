@@ -14,13 +14,15 @@ from __future__ import annotations
 import importlib.util
 import threading
 
+import numpy as np
+
 from .._errors import InputError
 from ._base import PlanKey, default_workers
 from ._cache import PLANS
 from ._scipy import ScipyBackend
 
 __all__ = ["PlanKey", "available_backends", "clear_plan_cache", "default_workers",
-           "get_backend", "plan_cache_stats", "set_default_backend"]
+           "get_backend", "owned_plan", "plan_cache_stats", "set_default_backend"]
 
 _lock = threading.Lock()
 _backends: dict[str, object] = {"scipy": ScipyBackend()}
@@ -107,3 +109,50 @@ def clear_plan_cache() -> None:
 
 def plan_cache_stats() -> dict[str, int]:
     return PLANS.stats()
+
+
+def owned_plan(kind: str, shape: tuple[int, ...], dtype, *, backend=None):
+    """A transform plan over the last axis whose buffers belong to the caller alone.
+
+    Unlike the engine's plans it is not put in the shared cache: nothing else writes its
+    buffers and it is never evicted, so a caller that keeps it (a real-time convolver)
+    can fill ``plan.input`` in place and call ``plan.execute()`` on every block. With
+    pyFFTW the transform lands in the fixed array ``plan.output`` (the same array every
+    call: no memory allocated per call); with the scipy.fft fallback ``execute()``
+    returns a new array per call (allocation-free execution is not possible there, as
+    scipy.fft takes no ``out=``). Inverse transforms are unnormalised, as everywhere in
+    the backends.
+
+    Parameters
+    ----------
+    kind : {"r2c", "c2r"}
+        Real to half spectrum, or back. ``shape`` is the real array's shape in both cases.
+    shape : tuple of int
+        Shape of the real array; the transform runs over the last axis, one per row.
+    dtype : dtype
+        float32 or float64 (the real side).
+    backend : str, optional
+        ``"pyfftw"``, ``"scipy"`` or None for the default.
+
+    Returns
+    -------
+    plan
+        With ``input`` (fill it in place) and ``execute()`` (returns the transform).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = owned_plan("r2c", (1, 8), np.float64)
+    >>> p.input[:] = 1.0
+    >>> float(np.round(p.execute()[0, 0].real, 9))
+    8.0
+    """
+    if kind not in ("r2c", "c2r"):
+        raise InputError(f"kind must be 'r2c' or 'c2r', not {kind!r}")
+    real = np.dtype(dtype)
+    if real not in (np.float32, np.float64):
+        raise InputError(f"dtype must be float32 or float64, not {real.name!r}")
+    shape = tuple(int(n) for n in shape)
+    key = PlanKey(kind, shape, real.name, (len(shape) - 1,), 1, "owned")
+    plan, _ = get_backend(backend).build(key)
+    return plan
