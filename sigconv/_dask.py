@@ -115,6 +115,8 @@ def convolve(fn: Callable, in1, in2, mode: str, axes, *, fft_style: bool,
             return sig * ker
         return da.from_array(np.asarray(early))
     rdt = p.result_dtype
+    if fft_style and not p.axes:       # every convolved axis of length 1: a product
+        rdt = np.result_type(np.dtype(sig.dtype), ker.dtype)
     dtype, cast = rdt, False
     if not fft_style and rdt.kind in "iu":
         dtype = _integer_dtype(sig, ker, p, _exact)
@@ -287,3 +289,128 @@ def _assemble(shape, dtype, pieces):
         target = out[dst]
         np.add(target, piece, out=target, casting="unsafe")
     return out
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_filter(fn: Callable, image, args: tuple, kwargs: dict, *, reach: tuple[int, int],
+                 border: str):
+    """``fn(image, *args, **kwargs)`` (a public image filter) of a dask image (H, W[, C])
+    as a lazy dask array with the image's chunks (the channels in one chunk).
+
+    Every argument is checked now, by ``fn`` on a 1x1 image of the same dtype and
+    channels, which also gives the output's dtype and channels. Each block is then
+    filtered by ``fn`` (one thread unless ``workers`` is given) on its region extended
+    by ``reach`` (see :func:`_regions`) and cropped.
+    """
+    image = _image_operand(image)
+    options = dict(kwargs)
+    probe = fn(np.zeros((1, 1) + image.shape[2:], image.dtype), *args, **options)
+    if options.get("workers") is None:
+        options["workers"] = 1                   # the blocks run in parallel
+
+    def block_fn(region):
+        return fn(region, *args, **options)
+
+    return _regions(block_fn, image, reach, border, probe.dtype, probe.shape[2:],
+                    _token(fn.__module__, fn.__name__, args, options))
+
+
+def image_stretch(raw: Callable, peak: Callable, finish: Callable, image, *,
+                  reach: tuple[int, int], border: str):
+    """A filter whose output is scaled by a global statistic (edges' 'stretch'): the
+    ``raw`` response block by block (as :func:`image_filter`), ``peak`` of each block
+    reduced to the maximum over the image (lazily), then ``finish(raw_block,
+    image_block, peak)`` block by block."""
+    da = _da()
+    image = _image_operand(image)
+    probe = raw(np.zeros((3, 3) + image.shape[2:], image.dtype))
+    response = _regions(raw, image, reach, border, probe.dtype, probe.shape[2:],
+                        _token("stretch", raw.__qualname__, id(raw)))
+    peaks = da.map_blocks(lambda b: np.full((1,) * b.ndim, peak(b), np.float64), response,
+                          chunks=tuple((1,) * len(c) for c in response.chunks),
+                          dtype=np.float64)
+    top = peaks.max()
+    final = finish(probe, np.zeros((3, 3) + image.shape[2:], image.dtype), 1.0)
+    return da.map_blocks(finish, response, image, top, dtype=final.dtype,
+                         chunks=image.chunks, meta=np.empty((0,) * image.ndim, final.dtype))
+
+
+def _image_operand(image):
+    from .image._filters import _check_image     # noqa: F401  (messages as in memory)
+    if image.ndim not in (2, 3):
+        raise InputError(f"image must be (H, W) or (H, W, C), not shape {image.shape}")
+    if np.dtype(image.dtype).kind not in "buif":
+        raise InputTypeError(f"image must hold real numbers, not dtype {image.dtype}")
+    if math.prod(image.shape) == 0:
+        raise InputError(f"image is empty (shape {image.shape})")
+    if image.ndim == 3 and len(image.chunks[2]) > 1:
+        image = image.rechunk({2: -1})        # a pixel's channels together (alpha, luma)
+    return image
+
+
+def _runs(index: np.ndarray, starts: np.ndarray, sizes) -> list[tuple[int, slice, slice]]:
+    """``index`` (source positions along one axis) as runs ``(chunk, slice in the
+    chunk, slice in the region)`` of consecutive positions within one chunk."""
+    chunk = np.searchsorted(starts, index, side="right") - 1
+    runs = []
+    k = 0
+    while k < index.size:
+        e = k + 1
+        while e < index.size and chunk[e] == chunk[k] and index[e] == index[e - 1] + 1:
+            e += 1
+        c = int(chunk[k])
+        lo = int(index[k] - starts[c])
+        runs.append((c, slice(lo, lo + e - k), slice(k, e)))
+        k = e
+    return runs
+
+
+def _regions(block_fn: Callable, image, reach, border: str, dtype, channels, token):
+    """Output block (i, j) = ``block_fn(region)`` cropped, where region is the image's
+    pixels within ``reach`` of the block: cut at the image's edges (``block_fn``
+    pads there by its own border rule, exactly as in memory), except for 'wrap',
+    whose pixels beyond an edge are gathered from the other side (as numpy.pad's
+    'wrap' makes them), unless the region spans the whole axis anyway: then the whole
+    axis is given and ``block_fn`` wraps it itself (folding a kernel longer than the
+    image as in memory)."""
+    da = _da()
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = f"sigconv-image-{token}-{_token(image.name, reach, border, str(dtype))}"
+    maps = []                          # per axis: per block (source index, crop start)
+    for axis in (0, 1):
+        n, r = image.shape[axis], int(reach[axis])
+        starts = np.cumsum((0,) + image.chunks[axis][:-1])
+        per_block = []
+        wrapped = np.pad(np.arange(n), r, mode="wrap") if border == "wrap" and r else None
+        for s, c in zip(starts.tolist(), image.chunks[axis]):
+            if wrapped is not None and (s - r > 0 or s + c + r < n):
+                index, crop = wrapped[s:s + c + 2 * r], r
+            else:
+                lo, hi = max(0, s - r), min(n, s + c + r)
+                index, crop = np.arange(lo, hi), s - lo
+            per_block.append((_runs(index, starts, image.chunks[axis]), index.size, crop, c))
+        maps.append(per_block)
+    extra = (0,) * (image.ndim - 2)
+    dsk = {}
+    for i, (rows, height, top, h) in enumerate(maps[0]):
+        for j, (cols, width, left, w) in enumerate(maps[1]):
+            parts = [[(image.name, ri, cj) + extra, rs, rd, cs, cd]
+                     for ri, rs, rd in rows for cj, cs, cd in cols]
+            dsk[(name, i, j) + extra] = (_region_block, block_fn, parts, (height, width),
+                                         image.shape[2:], np.dtype(image.dtype),
+                                         (top, left), (h, w))
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[image])
+    chunks = image.chunks[:2] + tuple((n,) for n in channels)
+    return da.Array(graph, name, chunks=chunks, meta=np.empty((0,) * len(chunks), dtype))
+
+
+def _region_block(block_fn, parts, size, channels, dtype, corner, shape):
+    region = np.empty(tuple(size) + tuple(channels), dtype)
+    for chunk, rs, rd, cs, cd in parts:
+        region[rd, cd] = chunk[rs, cs]
+    out = block_fn(region)
+    top, left = corner
+    return np.array(out[top:top + shape[0], left:left + shape[1]], copy=True)
