@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class UsageError(Exception):
@@ -14,23 +14,50 @@ class UsageError(Exception):
     errors (one line, exit status 2)."""
 
 
-def add_output_options(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
+def add_output_options(parser: argparse.ArgumentParser, *, progress: bool = True,
+                       many: bool = False) -> None:
     """``-o/--output``, ``--force`` and ``--quiet``, the same on every file command
-    (``progress``: whether the command shows a progress bar)."""
-    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                        help="output file (written atomically: temp file + rename)")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite OUTPUT if it exists (never an input)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar, notes or library warnings on stderr "
-                        "(clipped samples are still reported)" if progress
-                        else "no notes or warnings on stderr")
+    (``progress``: whether the command shows a progress bar; ``many``: whether it takes
+    several inputs into a directory, see :mod:`sigconv_cli._batch`)."""
+    if many:
+        output_help = ("output file; or a directory, created if missing, when several "
+                       "INPUTs are given or OUTPUT ends with '/': each output is then named "
+                       "after its input (same base name and extension; two inputs with the "
+                       "same name are refused). Written atomically: temp file + rename")
+        force_help = ("overwrite existing output files (never an input); without it, "
+                      "existing outputs are refused before any work")
+    else:
+        output_help = "output file (written atomically: temp file + rename)"
+        force_help = "overwrite OUTPUT if it exists (never an input)"
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help=output_help)
+    parser.add_argument("--force", action="store_true", help=force_help)
+    if progress:
+        quiet_help = ("no progress bar, notes or library warnings on stderr (clipped "
+                      "samples and failed files are still reported)")
+    elif many:
+        quiet_help = ("no bar counting the files done (several inputs), notes or "
+                      "warnings on stderr (failed files are still reported)")
+    else:
+        quiet_help = "no notes or warnings on stderr"
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
 
 
 def note(args: argparse.Namespace, message: str) -> None:
     """A one-line note on stderr, unless --quiet."""
     if not getattr(args, "quiet", False):
         print(f"sigconv: {message}", file=sys.stderr)
+
+
+def say_on_stderr(args: argparse.Namespace) -> Callable[..., None]:
+    """``say(message, warning=False)`` for a single-file command: a note (none with
+    --quiet) or a warning (always), one line each on stderr. A batch collects them
+    instead (see :mod:`sigconv_cli._batch`)."""
+    def say(message: str, warning: bool = False) -> None:
+        if warning:
+            print(f"sigconv: warning: {message}", file=sys.stderr)
+        else:
+            note(args, message)
+    return say
 
 
 @contextlib.contextmanager

@@ -9,18 +9,21 @@ import sys
 
 from sigconv._io import atomic_output, check_output_path
 
+from . import _batch
 from ._common import (
     add_output_options,
     finite_float,
     naming_output,
-    note,
     positive_float,
     positive_int,
+    say_on_stderr,
 )
 from ._plot import add_plot_option, check_plot, draw
 
 _IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
 _DEFAULT_TARGET = "-1dBFS"
+_MANY = ("Several INPUTs: -o names a directory and each output is named after its input "
+         "(see -o and --jobs); a file that fails is reported and the others go on.")
 
 
 def register(subparsers) -> None:
@@ -31,10 +34,11 @@ def register(subparsers) -> None:
                     "wet part after --predelay-ms. The IR is energy-normalised by default "
                     "so changing IRs does not change the loudness; an IR at another sample "
                     "rate is resampled to the input's. Samples clipped by integer output are "
-                    "reported even with --quiet.")
-    rev.add_argument("input", metavar="INPUT", help="dry audio file (WAV, FLAC, OGG, AIFF, ...)")
-    rev.add_argument("ir", metavar="IR", help="impulse response file: mono, stereo (L->L, "
-                     "R->R) or 4-channel true stereo (LL, LR, RL, RR)")
+                    "reported even with --quiet. " + _MANY)
+    rev.add_argument("input", metavar="INPUT", nargs="+",
+                     help="dry audio file(s) (WAV, FLAC, OGG, AIFF, ...)")
+    rev.add_argument("ir", metavar="IR", help="impulse response file, after the inputs: mono, "
+                     "stereo (L->L, R->R) or 4-channel true stereo (LL, LR, RL, RR)")
     rev.add_argument("--wet", type=finite_float, default=0.35,
                      help="gain of the reverb (default 0.35)")
     rev.add_argument("--dry", type=finite_float, default=1.0,
@@ -54,8 +58,8 @@ def register(subparsers) -> None:
         description="Echo: the input plus --repeats copies, each --delay seconds after the "
                     "previous one and --decay times as loud, as a sparse impulse response "
                     "through the convolution engine. Samples clipped by integer output are "
-                    "reported even with --quiet.")
-    ech.add_argument("input", metavar="INPUT", help="audio file")
+                    "reported even with --quiet. " + _MANY)
+    ech.add_argument("input", metavar="INPUT", nargs="+", help="audio file(s)")
     ech.add_argument("--delay", type=positive_float, required=True, metavar="SECONDS",
                      help="time between repeats in seconds")
     ech.add_argument("--decay", type=finite_float, default=0.5,
@@ -88,23 +92,22 @@ def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None
     parser.add_argument("--block-size", type=positive_int, default=None, metavar="FRAMES",
                         help="frames per streamed block (default: from the IR length)")
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="FFT threads (default: all cores)")
-    add_output_options(parser)
+                        help="FFT threads (default: all cores; with --jobs N, cores // N)")
+    add_output_options(parser, many=True)
+    _batch.add_jobs_option(parser)
 
 
 def run_reverb(args: argparse.Namespace) -> int:
-    from sigconv.audio import reverb_file
+    if _batch.is_batch(args.input, args.output):
+        from sigconv.audio import info
 
+        # a missing or unreadable IR fails the batch before any work
+        return _batch.run(args, reverb_one, args.input, others=[args.ir],
+                          check=lambda: info(args.ir, what="IR"), label="reverb")
+    args.input = args.input[0]
     check_output_path(args.output, [args.input, args.ir], force=args.force)
     check_plot(args, [args.input, args.ir])
-    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
-        report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
-                             predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
-                             tail=args.tail, normalize=args.normalize, subtype=args.subtype,
-                             dither=args.dither, stream=args.stream,
-                             block_size=args.block_size, progress=_progress(args),
-                             notify=lambda msg: note(args, msg), workers=args.workers)
-    _report(args, report)
+    reverb_one(args, say_on_stderr(args), progress=_progress(args))
     if args.plot is not None:
         import sigconv.plot
 
@@ -114,18 +117,31 @@ def run_reverb(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_echo(args: argparse.Namespace) -> int:
-    from sigconv.audio import echo_file
+def reverb_one(args: argparse.Namespace, say, progress: bool = False):
+    """``args.input`` through ``args.ir`` into ``args.output``, written atomically; notes
+    and warnings go to ``say(message, warning=False)``. The single-file command and each
+    file of a batch (in a worker process too) run this."""
+    from sigconv.audio import reverb_file
 
+    check_output_path(args.output, [args.input, args.ir], force=args.force)
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+        report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
+                             predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
+                             tail=args.tail, normalize=args.normalize, subtype=args.subtype,
+                             dither=args.dither, stream=args.stream,
+                             block_size=args.block_size, progress=progress,
+                             notify=say, workers=args.workers)
+    _report(args, report, say)
+    return report
+
+
+def run_echo(args: argparse.Namespace) -> int:
+    if _batch.is_batch(args.input, args.output):
+        return _batch.run(args, echo_one, args.input, label="echo")
+    args.input = args.input[0]
     check_output_path(args.output, [args.input], force=args.force)
     check_plot(args, [args.input])
-    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
-        report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
-                           repeats=args.repeats, tail=args.tail, normalize=args.normalize,
-                           subtype=args.subtype, dither=args.dither, stream=args.stream,
-                           block_size=args.block_size, progress=_progress(args),
-                           workers=args.workers)
-    _report(args, report)
+    report = echo_one(args, say_on_stderr(args), progress=_progress(args))
     if args.plot is not None:
         import sigconv.plot
         from sigconv.audio import echo_ir
@@ -138,23 +154,37 @@ def run_echo(args: argparse.Namespace) -> int:
     return 0
 
 
+def echo_one(args: argparse.Namespace, say, progress: bool = False):
+    """Echo of ``args.input`` into ``args.output``; as :func:`reverb_one`."""
+    from sigconv.audio import echo_file
+
+    check_output_path(args.output, [args.input], force=args.force)
+    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+        report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
+                           repeats=args.repeats, tail=args.tail, normalize=args.normalize,
+                           subtype=args.subtype, dither=args.dither, stream=args.stream,
+                           block_size=args.block_size, progress=progress,
+                           workers=args.workers)
+    _report(args, report, say)
+    return report
+
+
 def _progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def _report(args: argparse.Namespace, report) -> None:
+def _report(args: argparse.Namespace, report, say) -> None:
     levels = report.levels
     peak = levels.peak_dbfs
     peak_text = "silent" if peak == -math.inf else f"peak {peak:+.1f} dBFS"
     gain = f", gain {20 * math.log10(levels.gain):+.1f} dB" if levels.gain != 1.0 else ""
-    note(args, f"wrote {args.output!r}: {report.frames} frames x {report.channels} ch at "
+    say(f"wrote {args.output!r}: {report.frames} frames x {report.channels} ch at "
                f"{report.samplerate} Hz, {report.format}/{report.subtype}, {peak_text}{gain}"
                f"{', streamed' if report.streamed else ''}")
     # Clipping is a warning, not a note: it is printed even with --quiet.
     if levels.clipped:
-        print(f"sigconv: warning: {levels.clipped} samples clipped at full scale "
-              f"({peak_text}); use --normalize or --subtype FLOAT to avoid it",
-              file=sys.stderr)
+        say(f"{levels.clipped} samples clipped at full scale ({peak_text}); use "
+            "--normalize or --subtype FLOAT to avoid it", warning=True)
     elif levels.peak > 1.0:
-        note(args, f"{peak_text} is above full scale; kept, as {report.subtype} is a "
+        say(f"{peak_text} is above full scale; kept, as {report.subtype} is a "
                    "float subtype")

@@ -3,24 +3,29 @@
 Each command checks the output path, reads the image, calls one front-end function and
 writes the result atomically (temporary file + rename), keeping the input's mode and
 bit depth. Errors propagate to :func:`sigconv_cli.main.main`, which reports them.
+Several inputs (or ``-o dir/``) go through :mod:`sigconv_cli._batch`, each file by the
+same :class:`ImageWork` as a single one.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+from collections.abc import Callable
 
 from sigconv import image
 from sigconv._io import atomic_output, check_output_path
 
+from . import _batch
 from ._common import (
     UsageError,
     add_output_options,
     finite_float,
     naming_output,
     non_negative_float,
-    note,
     positive_int,
+    say_on_stderr,
 )
 from ._plot import add_plot_option, check_plot, draw
 
@@ -75,8 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
     """Options every image command takes, defined once."""
-    parser.add_argument("input", metavar="INPUT", help="input image")
-    add_output_options(parser, progress=False)
+    parser.add_argument("input", metavar="INPUT", nargs="+",
+                        help="input image(s); with several, -o names a directory (see -o "
+                        "and --jobs) and a file that fails is reported while the others go on")
+    add_output_options(parser, progress=False, many=True)
     parser.add_argument("--border", choices=sorted(image.BORDERS), default="reflect",
                         help=_BORDER_HELP)
     parser.add_argument("--cval", type=finite_float, default=0.0, metavar="V",
@@ -86,7 +93,9 @@ def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
                         ("; with --box, auto means exact window sums, anything else the "
                          "engine's method)" if box else ")"))
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                        help="threads (default: every core); the image is cut in strips")
+                        help="threads (default: every core; with --jobs N, cores // N); "
+                        "the image is cut in strips")
+    _batch.add_jobs_option(parser)
     add_plot_option(parser, "the image before | the kernel | the image after")
 
 
@@ -139,35 +148,61 @@ def run_filter(args: argparse.Namespace) -> int:
         shown = kernel / kernel.sum()     # a zero sum is refused by image.filter itself
     how = "correlated: slid as it is" if args.correlate else "convolved: slid flipped"
     return _process(args, image.filter, kernel, normalize=args.normalize,
-                    correlate=args.correlate, inputs=(args.input, args.kernel),
+                    correlate=args.correlate, inputs=(args.kernel,),
                     what=f"{kernel.shape[0]}x{kernel.shape[1]} kernel",
                     plot_kernels=(shown, f"{os.path.basename(args.kernel)}"
                                   f"{' normalised' if args.normalize else ''}\n({how})"))
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageWork:
+    """One image through ``function(pixels, *positional, border=..., cval=..., method=...,
+    workers=..., **options)``, read from ``args.input`` and written atomically to
+    ``args.output``. The single-file command and each file of a batch (in a worker
+    process too: it pickles) run it; it returns ``(pixels, result)`` for ``--plot``."""
+
+    function: Callable
+    positional: tuple
+    options: dict
+    what: str
+    others: tuple[str, ...] = ()       # files read besides the input (the kernel file)
+
+    def __call__(self, args: argparse.Namespace, say, progress: bool = False):
+        check_output_path(args.output, (args.input, *self.others), force=args.force)
+        image.check_writable(args.output)
+        pixels, metadata = image.read(args.input, metadata=True)
+        # The output has the input's kind: refuse a format that cannot hold it (16-bit
+        # gray in JPEG, say) now, naming the output, before any filtering.
+        image.check_writable(args.output, like=pixels)
+        result = self.function(pixels, *self.positional, border=args.border, cval=args.cval,
+                               method=args.method, workers=args.workers, **self.options)
+        with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+            image.write(tmp, result, format=image.check_writable(args.output),
+                        metadata=metadata)
+        shape = "x".join(str(n) for n in pixels.shape[1::-1])
+        say(f"{self.what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
+        return pixels, result
+
+
 def _process(args: argparse.Namespace, function, *positional, what: str,
              inputs: tuple[str, ...] | None = None, plot_kernels=None, **options) -> int:
     """Check, read, filter, write; then draw --plot with ``plot_kernels``, a pair
-    (kernel or {title: kernel} or a callable making it, panel title or None)."""
-    check_output_path(args.output, inputs or (args.input,), force=args.force)
-    check_plot(args, inputs or (args.input,))
+    (kernel or {title: kernel} or a callable making it, panel title or None).
+    ``inputs``: the files read besides the images (the kernel file). Several images
+    (or ``-o dir/``) are handed to the batch runner instead."""
+    work = ImageWork(function, positional, options, what, tuple(inputs or ()))
+    if _batch.is_batch(args.input, args.output):
+        return _batch.run(args, work, args.input, others=work.others, label=args.command)
+    args.input = args.input[0]
+    check_output_path(args.output, (args.input, *work.others), force=args.force)
+    check_plot(args, (args.input, *work.others))
     if args.plot is not None:
         kernel, kernel_title = plot_kernels
         if isinstance(kernel, str):      # the kernel's side, too large to draw
             raise UsageError(f"--plot draws kernels up to {_PLOT_KERNEL_MAX} pixels wide; "
                              f"this one is {kernel}")
         kernel = kernel() if callable(kernel) else kernel
-    image.check_writable(args.output)
-    pixels, metadata = image.read(args.input, metadata=True)
-    # The output has the input's kind: refuse a format that cannot hold it (16-bit gray
-    # in JPEG, say) now, naming the output, before any filtering.
-    image.check_writable(args.output, like=pixels)
-    result = function(pixels, *positional, border=args.border, cval=args.cval,
-                      method=args.method, workers=args.workers, **options)
-    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
-        image.write(tmp, result, format=image.check_writable(args.output), metadata=metadata)
-    shape = "x".join(str(n) for n in pixels.shape[1::-1])
-    note(args, f"{what}: {args.input} ({shape}, {pixels.dtype}) -> {args.output}")
+    pixels, result = work(args, say_on_stderr(args))
     if args.plot is not None:
         from sigconv import plot
 
