@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from .. import convolve as _engine_convolve
+from .._dask import is_dask as _is_dask
 from .._errors import InputError, InputTypeError
 from ..engine._api import convolve_finite as _engine_convolve_finite
 from ..engine._direct import all_finite
@@ -96,6 +97,44 @@ def _keeps_bool(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return filtered
 
 
+def _dask_aware(reach: Callable[..., tuple[int, int]],
+                on_dask: Callable[..., object] | None = None) -> Callable:
+    """Let a filter take a dask image (H, W[, C]): it is handed to sigconv's dask
+    adapter, which filters each block (by this same function, on numpy) on a region
+    extended by ``reach(*args, **kwargs)`` = (rows, columns) pixels, or to ``on_dask``
+    for filters that need more than that (a global scale)."""
+    def decorate(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        @functools.wraps(fn)
+        def public(image: ArrayLike, *args, **kwargs):
+            if not _is_dask(image):
+                return fn(image, *args, **kwargs)
+            if on_dask is not None:
+                special = on_dask(image, *args, **kwargs)
+                if special is not None:
+                    return special
+            from .. import _dask
+            return _dask.image_filter(public, image, args, kwargs, reach=reach(*args, **kwargs),
+                                      border=kwargs.get("border", "reflect"))
+
+        return public
+
+    return decorate
+
+
+def _gaussian_reach(sigma, *, truncate: float = 4.0, **_) -> tuple[int, int]:
+    return tuple(_k.gaussian_kernel1d(s, truncate=truncate).size // 2
+                 for s in _pair(sigma, "sigma"))
+
+
+def _box_reach(size, **_) -> tuple[int, int]:
+    return tuple(n // 2 for n in _pair(size, "size", integer=True))
+
+
+def _kernel_reach(kernel, **_) -> tuple[int, int]:
+    return tuple(n // 2 for n in _k.as_kernel(kernel).shape)
+
+
+@_dask_aware(_gaussian_reach)
 @_keeps_bool
 def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: float = 4.0,
              border: Border = "reflect", cval: float = 0.0, alpha: bool | None = None,
@@ -141,6 +180,7 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
                    workers=workers, convolve=False)
 
 
+@_dask_aware(_box_reach)
 @_keeps_bool
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
         cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
@@ -246,6 +286,7 @@ def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
                workers=workers)
 
 
+@_dask_aware(_kernel_reach)
 @_keeps_bool
 def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
            correlate: bool = False, border: Border = "reflect", cval: float = 0.0,
@@ -294,6 +335,7 @@ def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
                    workers=workers, convolve=not correlate)
 
 
+@_dask_aware(lambda *args, **kwargs: (1, 1), on_dask=lambda *a, **k: _edges_on_dask(*a, **k))
 @_keeps_bool
 def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnitude",
           color: str = "luminance", scale: str = "stretch", border: Border = "reflect",
@@ -340,20 +382,34 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     array([[ 0.,  0., 10.,  0.],
            [ 0.,  0., 10.,  0.]], dtype=float32)
     """
+    _choice(scale, SCALES, "scale")
+    array, has_alpha = _check_image(image, alpha)
+    threads = _threads(workers)
+    response = _edge_response(array, has_alpha, operator, direction, color, border, cval,
+                              method, threads, cast=scale == "none")
+    if scale == "stretch":
+        peak = float(max(_by_rows(response, threads, _finite_peak)))   # |response| now
+        response = _stretched(response, peak, array.dtype, threads)
+    return _edge_channels(response, array, has_alpha)
+
+
+def _edge_response(array: np.ndarray, has_alpha: bool, operator: str, direction: str,
+                   color: str, border: str, cval: float, method: str, threads: int, *,
+                   cast: bool) -> np.ndarray:
+    """The edge operator's response of a checked image: (H, W), or (H, W, C') with one
+    luminance channel or the colour channels; rounded to the image's dtype with ``cast``,
+    else in the working float dtype (signed)."""
     _choice(operator, OPERATORS, "operator")
     _choice(direction, DIRECTIONS, "direction")
     _choice(color, COLORS, "color")
-    _choice(scale, SCALES, "scale")
     kx, ky = OPERATORS[operator]
     if ky is None and direction != "magnitude":
         raise InputError(f"the {operator!r} operator has no direction; use "
                          f"direction='magnitude', not {direction!r}")
-    array, has_alpha = _check_image(image, alpha)
     dtype = array.dtype
     top = _range_top(dtype)
     n_colour = (array.shape[2] - has_alpha) if array.ndim == 3 else 1
     luminance = color == "luminance" and n_colour == 3
-    threads = _threads(workers)
     wanted = [kx] if direction == "x" or ky is None else [ky] if direction == "y" else [kx, ky]
     passes = [_passes(_centred(k)) for k in wanted]
     planar = not all(_interleaved(p, method) for p in passes)
@@ -398,23 +454,32 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     # ones need the peak of the whole image first, then scale and cast in row chunks.
     # Without alpha the strips are read in place from the padded image, and written
     # straight into the output.
-    response = _run(array, pads, valid_op, border=border, cval=cval, alpha=False,
-                    workers=threads, cast=scale == "none", planar=planar,
-                    reads_only=not has_alpha and not planar,
-                    out_channels=1 if luminance else n_colour)
-    if scale == "stretch":
-        peaks = _by_rows(response, threads, _finite_peak)
-        peak = float(max(peaks))
-        factor = response.dtype.type(top / peak if peak > 0 else 0.0)
-        done = np.empty(response.shape, dtype)
+    return _run(array, pads, valid_op, border=border, cval=cval, alpha=False,
+                workers=threads, cast=cast, planar=planar,
+                reads_only=not has_alpha and not planar,
+                out_channels=1 if luminance else n_colour)
 
-        def finish(rows: slice) -> None:
-            chunk = response[rows]
-            chunk *= factor
-            done[rows] = _to_dtype(chunk, dtype)
 
-        _by_rows(response, threads, finish, whole=True)
-        response = done
+def _stretched(response: np.ndarray, peak: float, dtype: np.dtype, threads: int) -> np.ndarray:
+    """``|response|`` (already taken, in place) scaled so ``peak`` maps to the top of
+    ``dtype``'s range, in ``dtype`` (integers rounded); works in place on ``response``."""
+    factor = response.dtype.type(_range_top(dtype) / peak if peak > 0 else 0.0)
+    done = np.empty(response.shape, dtype)
+
+    def finish(rows: slice) -> None:
+        chunk = response[rows]
+        chunk *= factor
+        done[rows] = _to_dtype(chunk, dtype)
+
+    _by_rows(response, threads, finish, whole=True)
+    return done
+
+
+def _edge_channels(response: np.ndarray, array: np.ndarray, has_alpha: bool) -> np.ndarray:
+    """The edge map in the image's shape: the response in every colour channel (one
+    luminance map, or one per channel), the alpha channel copied."""
+    dtype = array.dtype
+    n_colour = (array.shape[2] - has_alpha) if array.ndim == 3 else 1
     if array.ndim == 3 and response.shape != array.shape:
         result = np.empty(array.shape, dtype)
         plane_of = (lambda c: response) if response.ndim == 2 else \
@@ -427,6 +492,45 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
             result[..., -1] = array[..., -1]
         return result
     return response
+
+
+def _edges_on_dask(image, operator: str = "sobel", *, direction: str = "magnitude",
+                   color: str = "luminance", scale: str = "stretch", border: str = "reflect",
+                   cval: float = 0.0, alpha: bool | None = None, method: str = "auto",
+                   workers: int | None = None):
+    """:func:`edges` of a dask image with ``scale='stretch'`` (else None: block by
+    block as any filter): the raw response block by block, its largest finite
+    magnitude over the whole image (a lazy reduction), then each block stretched."""
+    if scale != "stretch":
+        return None
+    from .. import _dask
+    if np.dtype(image.dtype).kind == "b":
+        if isinstance(cval, (bool, np.bool_, int, float, np.integer, np.floating)):
+            cval = 255.0 * float(cval)
+        return _edges_on_dask(image.astype(np.uint8) * np.uint8(255), operator,
+                              direction=direction, color=color, scale=scale, border=border,
+                              cval=cval, alpha=alpha, method=method, workers=workers) >= 128
+    options = dict(direction=direction, color=color, border=border, cval=cval, alpha=alpha,
+                   method=method, workers=workers)
+    edges(np.zeros((1, 1) + image.shape[2:], image.dtype), operator, scale=scale,
+          **options)                      # every argument checked now, not at compute time
+    threads = 1 if workers is None else _threads(workers)
+
+    def raw(region: np.ndarray) -> np.ndarray:
+        array, has_alpha = _check_image(region, alpha)
+        return _edge_response(array, has_alpha, operator, direction, color, border, cval,
+                              method, threads, cast=False)
+
+    def peak(block: np.ndarray) -> float:
+        return _finite_peak(np.array(block, copy=True))
+
+    def finish(block: np.ndarray, original: np.ndarray, top_peak: float) -> np.ndarray:
+        array, has_alpha = _check_image(original, alpha)
+        magnitude = np.abs(block)
+        return _edge_channels(_stretched(magnitude, float(top_peak), array.dtype, 1),
+                              array, has_alpha)
+
+    return _dask.image_stretch(raw, peak, finish, image, reach=(1, 1), border=border)
 
 
 def _finite_peak(r: np.ndarray) -> float:
