@@ -23,7 +23,8 @@ from ._plot import add_plot_option, check_plot, draw
 _IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
 _DEFAULT_TARGET = "-1dBFS"
 _MANY = ("Several INPUTs: -o names a directory and each output is named after its input "
-         "(see -o and --jobs); a file that fails is reported and the others go on.")
+         "(see -o and --jobs); a file that fails is reported and the others go on; "
+         "--plot takes one input.")
 
 
 def register(subparsers) -> None:

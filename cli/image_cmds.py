@@ -82,7 +82,8 @@ def _add_common(parser: argparse.ArgumentParser, box: bool = False) -> None:
     """Options every image command takes, defined once."""
     parser.add_argument("input", metavar="INPUT", nargs="+",
                         help="input image(s); with several, -o names a directory (see -o "
-                        "and --jobs) and a file that fails is reported while the others go on")
+                        "and --jobs), a file that fails is reported while the others go on, "
+                        "and --plot is refused")
     add_output_options(parser, progress=False, many=True)
     parser.add_argument("--border", choices=sorted(image.BORDERS), default="reflect",
                         help=_BORDER_HELP)

@@ -157,6 +157,21 @@ def test_clipping_warning_names_its_file_even_when_quiet(tmp_path, capsys):
     assert "clipped" in line
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_one_bar_over_the_files_on_a_terminal(pictures, tmp_path, capsys, monkeypatch,
+                                               quiet):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, err = run(capsys, "blur", pictures / "p1.png", pictures / "p2.png", "-o",
+                    tmp_path / "out", "--sigma", "1", *(["--quiet"] if quiet else []))
+    assert code == 0
+    if quiet:
+        assert err == ""
+    else:
+        assert "0/2" in err and "file/s" in err         # tqdm's counter, over files
+        assert "Gaussian" not in err                      # per-file notes left out
+        assert err.splitlines()[-1].endswith("sigconv: 2 written, 0 failed")
+
+
 def test_name_collisions_are_refused_before_any_work(pictures, tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()
