@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import InputError
 from . import _functional as F
-from ._args import FLOAT_DTYPES, as_tuple, check_padding_mode
+from ._args import FLOAT_DTYPES, as_tuple, check_padding_mode, resolve_padding
 
 
 class _ConvNd:
@@ -30,6 +30,9 @@ class _ConvNd:
         if dt not in FLOAT_DTYPES:
             raise InputError(f"dtype must be float32 or float64, not {dt.name!r}")
         self.kernel_size = as_tuple(kernel_size, n, "kernel_size", 1)
+        # the option checks of the functional form, now rather than at the first call
+        resolve_padding(padding, n, self.kernel_size, as_tuple(dilation, n, "dilation", 1),
+                        as_tuple(stride, n, "stride", 1))
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.groups, self.padding_mode = g, check_padding_mode(padding_mode)
         self.in_channels, self.out_channels = c_in, c_out

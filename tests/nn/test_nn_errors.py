@@ -85,6 +85,11 @@ def test_layer_and_helper_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="dtype must be float32 or float64, not 'int32'"):
         nn.Conv1d(1, 1, 3, dtype=np.int32)
+    with pytest.raises(ValueError, match=r"'same' is not supported for strided convolutions "
+                                         r"\(stride=\(2, 2\)\)"):
+        nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="stride must be positive, not 0"):
+        nn.Conv1d(1, 1, 3, stride=0)
     with pytest.raises(ValueError, match="needs a forward"):
         nn.Conv1d(1, 1, 3).backward(np.ones((1, 1, 3)))
     with pytest.raises(ValueError, match="kernel larger than the padded input"):
