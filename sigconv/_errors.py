@@ -30,3 +30,10 @@ class OutputExistsError(SigconvError, FileExistsError):
 class MissingExtraError(SigconvError, ImportError):
     """An optional dependency is not installed; the message names the extra to install
     (``pip install 'sigconv[plot]'``)."""
+
+
+class OutputClosedError(SigconvError, BrokenPipeError):
+    """The reader of a pipe sigconv writes to went away (``sigconv ... -o - | head``).
+
+    Not a failure of sigconv: the command line ends quietly with exit status 141
+    (128 + SIGPIPE), as programs killed by SIGPIPE do."""

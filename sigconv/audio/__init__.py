@@ -27,19 +27,33 @@ PartitionedConvolver, plan_partitions
     lines, no latency beyond the block, no allocation per block, IR crossfades.
 reverb_file, echo_file
     File-to-file renders, streamed for long inputs (what ``sigconv reverb``/``echo`` run).
+reverb_stream, echo_stream, open_stream, StreamWriter, RAW_FORMATS
+    The same through pipes: WAV or raw PCM read from and written to byte streams block by
+    block (``sigconv reverb - ir.wav -o -``).
 """
 
+from .._errors import OutputClosedError
 from ._decay import DecayFit, decay_curve, decay_fit, rt60
 from ._effects import DEFAULT_IR_NORM, IR_NORMS, echo, echo_ir, resample, reverb
 from ._files import AudioInfo, info, read, write
 from ._levels import LevelReport, parse_dbfs
 from ._partitioned import PartitionedConvolver, PartitionStage, plan_partitions
+from ._pipes import (
+    RAW_FORMATS,
+    StreamReader,
+    StreamWriter,
+    echo_stream,
+    open_stream,
+    reverb_stream,
+)
 from ._render import STREAM_THRESHOLD, RenderReport, echo_file, reverb_file
 from ._routing import ROUTINGS, Routing, route
 from ._stream import StreamConvolver, default_block_size
 
-__all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "ROUTINGS", "STREAM_THRESHOLD", "AudioInfo",
-           "DecayFit", "LevelReport", "PartitionStage", "PartitionedConvolver", "RenderReport",
-           "Routing", "StreamConvolver", "decay_curve", "decay_fit", "default_block_size",
-           "echo", "echo_file", "echo_ir", "info", "parse_dbfs", "plan_partitions", "read",
-           "resample", "reverb", "reverb_file", "route", "rt60", "write"]
+__all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "RAW_FORMATS", "ROUTINGS", "STREAM_THRESHOLD",
+           "AudioInfo", "DecayFit", "LevelReport", "OutputClosedError", "PartitionStage",
+           "PartitionedConvolver", "RenderReport", "Routing", "StreamConvolver",
+           "StreamReader", "StreamWriter", "decay_curve", "decay_fit", "default_block_size",
+           "echo", "echo_file", "echo_ir", "echo_stream", "info", "open_stream",
+           "parse_dbfs", "plan_partitions", "read", "resample", "reverb", "reverb_file",
+           "reverb_stream", "route", "rt60", "write"]
