@@ -291,6 +291,14 @@ def _assemble(shape, dtype, pieces):
     return out
 
 
+def pad_constant(a, widths, value):
+    """``a`` (dask or numpy) padded with ``value`` as a dask array (dask.array.pad's
+    constant mode is exact for any width; its 'wrap' and 'symmetric' are not once the
+    padding is wider than the array, so those are made by indexing instead)."""
+    da = _da()
+    return da.pad(da.asarray(a), widths, mode="constant", constant_values=value)
+
+
 # --------------------------------------------------------------------------- images
 
 

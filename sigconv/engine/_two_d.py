@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._api import _reverse_conj, _run
+from .._dask import is_dask
+from ._api import _reverse_conj, _run, convolve
 from ._direct import SCIPY_2D_DTYPES, scipy_2d
 from ._validate import as_operand, check_mode
 
@@ -94,6 +95,45 @@ def _crop_same(full, shape, *, correlation=False):
     return full[starts[0]:starts[0] + shape[0], starts[1]:starts[1] + shape[1]].copy()
 
 
+def _on_dask(in1, in2, mode, boundary, fillvalue, backend, workers, *, correlation: bool):
+    """:func:`convolve2d` / :func:`correlate2d` with a dask operand: the same steps as
+    in memory on the dask array (a lazy result), by :func:`sigconv.convolve`'s dask path
+    (which plans each block freely, where the in-memory functions prefer direct sums:
+    float results equal to rounding). The boundary is made by indexing with
+    numpy.pad's index map ('wrap', 'symmetric'), exact for any kernel size
+    (``dask.array.pad`` repeats wrongly once the padding is wider than the array)."""
+    stand = [np.broadcast_to(np.zeros((), a.dtype), a.shape) if is_dask(a) else a
+             for a in (in1, in2)]
+    a1s, a2s, rdt, fill = _check(*stand, mode, boundary, fillvalue,
+                                 "correlate2d" if correlation else "convolve2d")
+    a1 = in1 if is_dask(in1) else a1s
+    a2 = in2 if is_dask(in2) else a2s
+    opts = dict(backend=backend, workers=workers)
+    if correlation:
+        if mode == "valid" and not (a1.shape[0] >= a2.shape[0] and a1.shape[1] >= a2.shape[1])\
+                and (a2.shape[0] >= a1.shape[0] and a2.shape[1] >= a1.shape[1]):
+            return convolve(a2, _reverse_conj(a1, None), "valid", **opts)[::-1, ::-1]
+        a2 = _reverse_conj(a2, None)
+    if mode == "valid" or (_BOUNDARIES[boundary] == "constant" and fill == 0
+                           and not (correlation and mode == "same")):
+        return convolve(a1, a2, mode, **opts)
+    m0, m1 = a2.shape
+    pad = _BOUNDARIES[boundary]
+    if pad == "constant" and fill == 0:
+        full = convolve(a1, a2, "full", **opts)
+        return _crop_same(full, a1.shape, correlation=True)
+    if pad == "constant":
+        from .. import _dask
+        ext = _dask.pad_constant(a1.astype(rdt), ((m0 - 1, m0 - 1), (m1 - 1, m1 - 1)),
+                                 fill.astype(rdt).item())
+    else:
+        rows = np.pad(np.arange(a1.shape[0]), m0 - 1, mode=pad)
+        cols = np.pad(np.arange(a1.shape[1]), m1 - 1, mode=pad)
+        ext = a1.astype(rdt)[rows][:, cols]
+    full = convolve(ext, a2, "valid", **opts)
+    return full if mode == "full" else _crop_same(full, a1.shape, correlation=correlation)
+
+
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=None,
                workers=None) -> np.ndarray:
     """Convolve two 2-D arrays with a boundary rule, as :func:`scipy.signal.convolve2d`.
@@ -116,6 +156,9 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=N
     array([[3, 3, 3],
            [7, 7, 7]])
     """
+    if is_dask(in1) or is_dask(in2):
+        return _on_dask(in1, in2, mode, boundary, fillvalue, backend, workers,
+                        correlation=False)
     a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "convolve2d")
     small = _small_by_scipy("convolve2d", a1, a2, rdt, mode, boundary, fill)
     if small is not None:
@@ -140,6 +183,9 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, backend=
     >>> sigconv.correlate2d([[1, 2, 3]], [[1, 1]], mode="valid")
     array([[3, 5]])
     """
+    if is_dask(in1) or is_dask(in2):
+        return _on_dask(in1, in2, mode, boundary, fillvalue, backend, workers,
+                        correlation=True)
     a1, a2, rdt, fill = _check(in1, in2, mode, boundary, fillvalue, "correlate2d")
     small = _small_by_scipy("correlate2d", a1, a2, rdt, mode, boundary, fill)
     if small is not None:

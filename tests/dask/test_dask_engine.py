@@ -209,3 +209,23 @@ def test_numpy_callers_never_import_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["convolve2d", "correlate2d"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_2d_functions_every_boundary(name, mode):
+    rng = np.random.default_rng(4)
+    fn = getattr(sigconv, name)
+    x = rng.integers(-9, 10, (11, 7))
+    small, wide = rng.integers(-3, 4, (4, 3)), rng.integers(-3, 4, (13, 9))  # wide: > x
+    cases = [("fill", 0, small, 0), ("fill", 3, wide, 1), ("wrap", 0, wide, 0),
+             ("symm", 0, small, 1), ("wrap", 0, small, 1), ("symm", 0, wide, 0)]
+    for boundary, fill, h, which in cases:
+        args = (h, x) if mode == "valid" and h is wide else (x, h)
+        want = fn(*args, mode, boundary, fill)
+        a1, a2 = args
+        if which == 0:
+            a1 = da.from_array(a1, chunks=(3, 4))
+        else:
+            a2 = da.from_array(a2, chunks=2)
+        _check(fn(a1, a2, mode, boundary, fill), want, x, h)
