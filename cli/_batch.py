@@ -65,6 +65,30 @@ def is_batch(inputs: Sequence[str], output: str) -> bool:
     return len(inputs) > 1 or output.endswith(_SEPARATORS)
 
 
+def temp_suffix(output: str) -> str:
+    """The end of the atomic output's temporary name: ``.<output's base name>`` (its last
+    200 characters; the extension stays last, as format-sniffing writers need it). A
+    worker killed outright (out of memory, SIGKILL) cannot remove its temporary file;
+    with this the batch finds it, and removes nothing of anyone else's."""
+    return "." + os.path.basename(output)[-200:]
+
+
+def _remove_temporary(output: str) -> None:
+    directory = os.path.dirname(output) or "."
+    suffix = temp_suffix(output)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(".sigconv-") and name.endswith(suffix) and \
+                len(name) == len(".sigconv-") + 8 + len(suffix):   # mkstemp's 8 letters
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def cores() -> int:
     """CPUs this process may run on."""
     try:
@@ -176,7 +200,12 @@ def run(args: argparse.Namespace, work: Work, inputs: Sequence[str], *,
     try:
         if processes == 1:
             for one in jobs:
-                tally.done(one.input, *_do_file(work, one))
+                try:
+                    outcome = _do_file(work, one)
+                except BaseException:
+                    _remove_temporary(one.output)   # see _worker_file
+                    raise
+                tally.done(one.input, *outcome)
         else:
             _run_pool(work, jobs, processes, threads, tally)
     except BaseException:           # Ctrl-C, SIGTERM (or a bug): say how far it got
@@ -300,6 +329,10 @@ def _worker_file(work: Work, args: argparse.Namespace):
     try:
         return _do_file(work, args)
     except _Stop:
+        # The atomic output removed its temporary file, unless the signal came between
+        # its creation and the ``try`` that guards it: the test that stops a batch as
+        # soon as a temporary file appears hit that window.
+        _remove_temporary(args.output)
         os._exit(143)
     finally:
         _busy = False
@@ -337,17 +370,21 @@ def _run_pool(work: Work, jobs: list[argparse.Namespace], processes: int, thread
                         error, messages = future.result()
                     except BrokenProcessPool:
                         broken = True
+                        _remove_temporary(one.output)
                         error, messages = ("its worker process died (killed, or out of "
                                            "memory?)", [])
                     tally.done(one.input, error, messages)
         except BaseException:
             _stop(pool)
+            for one in running.values():    # workers that did not stop in time
+                _remove_temporary(one.output)
             raise
         pool.shutdown(wait=True)
 
 
 def _stop(pool) -> None:
-    """SIGTERM to each worker (each removes its temporary file and exits), then wait."""
+    """SIGTERM to each worker (each removes its temporary file and exits), then wait up
+    to 30 s for each; one still running then is killed (the caller removes its file)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for p in processes:
         try:
@@ -357,6 +394,9 @@ def _stop(pool) -> None:
     for p in processes:
         try:
             p.join(30)
+            if p.is_alive():        # stuck (or the exception was swallowed): no more waiting
+                p.kill()
+                p.join(5)
         except (OSError, ValueError, AssertionError):
             pass
     pool.shutdown(wait=False, cancel_futures=True)

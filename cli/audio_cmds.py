@@ -125,7 +125,8 @@ def reverb_one(args: argparse.Namespace, say, progress: bool = False):
     from sigconv.audio import reverb_file
 
     check_output_path(args.output, [args.input, args.ir], force=args.force)
-    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+    with atomic_output(args.output, suffix=_batch.temp_suffix(args.output)) as tmp, \
+            naming_output(tmp, args.output):
         report = reverb_file(args.input, args.ir, tmp, wet=args.wet, dry=args.dry,
                              predelay_ms=args.predelay_ms, ir_norm=args.ir_norm,
                              tail=args.tail, normalize=args.normalize, subtype=args.subtype,
@@ -160,7 +161,8 @@ def echo_one(args: argparse.Namespace, say, progress: bool = False):
     from sigconv.audio import echo_file
 
     check_output_path(args.output, [args.input], force=args.force)
-    with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+    with atomic_output(args.output, suffix=_batch.temp_suffix(args.output)) as tmp, \
+            naming_output(tmp, args.output):
         report = echo_file(args.input, tmp, delay=args.delay, decay=args.decay,
                            repeats=args.repeats, tail=args.tail, normalize=args.normalize,
                            subtype=args.subtype, dither=args.dither, stream=args.stream,

@@ -177,7 +177,8 @@ class ImageWork:
         image.check_writable(args.output, like=pixels)
         result = self.function(pixels, *self.positional, border=args.border, cval=args.cval,
                                method=args.method, workers=args.workers, **self.options)
-        with atomic_output(args.output) as tmp, naming_output(tmp, args.output):
+        with atomic_output(args.output, suffix=_batch.temp_suffix(args.output)) as tmp, \
+                naming_output(tmp, args.output):
             image.write(tmp, result, format=image.check_writable(args.output),
                         metadata=metadata)
         shape = "x".join(str(n) for n in pixels.shape[1::-1])

@@ -12,9 +12,11 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from sigconv_cli import _batch, image_cmds
 from sigconv_cli.main import main
 
 from sigconv import image as si
+from sigconv._io import atomic_output
 
 RNG = np.random.default_rng(5)
 
@@ -144,6 +146,38 @@ def test_broken_images_in_a_two_process_batch(pictures, tmp_path, capsys):
     assert run(capsys, "blur", pictures / "p2.png", "-o", single, "--sigma", "1",
                "--workers", "1")[0] == 0
     assert (out / "p2.png").read_bytes() == single.read_bytes()
+
+
+class KilledWork(image_cmds.ImageWork):
+    """Dies by SIGKILL (as the out-of-memory killer does) half-way through writing any
+    input whose name starts with 'kill'; otherwise the usual work."""
+
+    def __call__(self, args, say, progress=False):
+        if os.path.basename(args.input).startswith("kill"):
+            with atomic_output(args.output, suffix=_batch.temp_suffix(args.output)):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().__call__(args, say, progress)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_worker_fails_its_files_and_the_rest_go_on(pictures, tmp_path, capsys,
+                                                            monkeypatch):
+    monkeypatch.setattr(image_cmds, "ImageWork", KilledWork)
+    (pictures / "kill.png").write_bytes((pictures / "p1.png").read_bytes())
+    out = tmp_path / "out"
+    names = ["p1.png", "kill.png", "p2.png", "p3.png"]
+    code, err = run(capsys, "blur", *(pictures / n for n in names), "-o", out, "--sigma",
+                    "1", "--jobs", "2")
+    assert code == 1
+    errors = error_lines(err)
+    assert f"sigconv: error: {pictures / 'kill.png'}: its worker process died (killed, or " \
+           "out of memory?)" in errors
+    written = listing(out)
+    assert "kill.png" not in written and "p3.png" in written    # a new pool for the rest
+    assert err.splitlines()[-1] == f"sigconv: {len(written)} written, {len(errors)} failed"
+    assert len(written) + len(errors) == 4
+    for name in written:
+        assert np.array_equal(si.read(out / name).shape, si.read(pictures / name).shape)
 
 
 def test_clipping_warning_names_its_file_even_when_quiet(tmp_path, capsys):
