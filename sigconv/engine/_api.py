@@ -146,9 +146,10 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
 
     Parameters
     ----------
-    in1, in2 : array_like
+    in1, in2 : array_like or dask.array.Array
         Inputs with the same number of dimensions. Along axes not convolved,
-        sizes must match or be 1 (they broadcast).
+        sizes must match or be 1 (they broadcast). A dask array (either operand)
+        gives a lazy dask array: see Notes.
     mode : {"full", "same", "valid"}
         ``full``: every overlap (length ``n + m - 1``); ``same``: the size of
         ``in1``, centred; ``valid``: only full overlaps (``max - min + 1``).
@@ -173,15 +174,44 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
     ValueError
         Unknown ``mode``/``method``, different ``ndim``, incompatible shapes,
         'valid' mode with neither input at least as large in every axis, bad
-        ``axes``, empty inputs.
+        ``axes``, empty inputs; both operands dask arrays and the smaller one
+        larger than ``sigconv._dask.KERNEL_MEMORY_LIMIT`` (256 MiB).
     TypeError
         Non-numeric dtypes.
+
+    Notes
+    -----
+    **Dask arrays** (``pip install 'sigconv[dask]'``; the same for :func:`correlate`,
+    :func:`fftconvolve`, :func:`oaconvolve`, :func:`convolve2d`, :func:`correlate2d`
+    and :class:`Convolver`): the dask operand is convolved chunk by chunk, each chunk
+    in full with the whole kernel by this function (one thread per chunk unless
+    ``workers`` is given; dask runs the chunks in parallel), and each chunk's tail is
+    added into the following output chunks, so a kernel may be longer than a chunk or
+    than the signal. The other operand is the kernel and must fit in memory; when
+    both are dask arrays, the smaller is computed into memory (up to 256 MiB, else
+    a ValueError). The result is lazy, chunked like the dask input along every axis
+    (plus chunks for the tail in 'full' mode), with the dtype computed in memory.
+    Integer results are exact; their dtype is decided before computing, from a
+    bound over the whole array (one pass over the dask input for its min and max):
+    when that bound does not fit ``np.result_type(in1, in2)``, the result takes the
+    narrowest wider integer type holding it, with a RuntimeWarning (in memory the
+    dtype follows the actual range, so it may be narrower there). Float results
+    equal the in-memory ones to rounding (each chunk is planned on its own).
 
     Examples
     --------
     >>> import sigconv
     >>> sigconv.convolve([1, 2, 3], [2, 3, 4])
     array([ 2,  7, 16, 17, 12])
+
+    On a dask array, lazily, chunk by chunk (the kernel longer than a chunk):
+
+    >>> import dask.array as da
+    >>> y = sigconv.convolve(da.arange(10, chunks=4), [1, 1, 1, 1, 1, 1], mode="same")
+    >>> y.chunks, y.dtype
+    (((4, 4, 2),), dtype('int64'))
+    >>> y.compute()
+    array([ 3,  6, 10, 15, 21, 27, 33, 39, 35, 30])
     >>> sigconv.convolve([[1, 2, 0, 3], [4, 1, 0, 2], [3, 2, 1, 0], [0, 1, 2, 4]],
     ...                  [[0, 1, 2], [2, 2, 0], [1, 0, 1]], mode="valid")
     array([[11, 14],

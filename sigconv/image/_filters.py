@@ -143,8 +143,9 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
 
     Parameters
     ----------
-    image : array_like
-        ``(H, W)`` or ``(H, W, C)`` image (see :func:`sigconv.image.read`).
+    image : array_like or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` image (see :func:`sigconv.image.read`); a dask
+        array gives a lazy dask array (see Notes).
     sigma : float or (float, float)
         Standard deviation in pixels, one for both axes or ``(rows, columns)``.
     truncate : float, optional
@@ -164,7 +165,22 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
     Returns
     -------
     numpy.ndarray
-        Same shape and dtype as ``image``.
+        Same shape and dtype as ``image`` (a lazy dask array for a dask image).
+
+    Notes
+    -----
+    **Dask images** (``pip install 'sigconv[dask]'``; also :func:`box`, :func:`blur`,
+    :func:`filter` and :func:`edges`): an ``(H, W[, C])`` dask array gives a lazy dask
+    array with the same chunks (the channels gathered in one chunk). Each chunk is
+    filtered by this function on numpy, on the chunk plus the kernel's reach around
+    it, and cropped: along the image's edges the border mode pads as in memory, and
+    for 'wrap' the pixels beyond an edge are fetched from the other side, so every
+    border mode gives the in-memory pixels whatever the chunking (chunks may be
+    smaller than the kernel). Options are checked when called, not when computed;
+    each chunk uses one thread unless ``workers`` is given. :func:`edges` with
+    ``scale='stretch'`` finds the strongest response over the whole image first (a
+    lazy reduction). Integer images came out identical to the in-memory filters in
+    every test; float results agree to rounding.
 
     Examples
     --------
@@ -172,6 +188,16 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
     >>> out = gaussian(img, 1.0)
     >>> out.dtype, round(float(out.sum()), 6), bool(out[2, 2] == out.max())
     (dtype('float32'), 1.0, True)
+
+    A dask image, chunk by chunk (chunks of 3 pixels, a reach of 4):
+
+    >>> import dask.array as da
+    >>> pic = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    >>> lazy = gaussian(da.from_array(pic, chunks=3), 1.0, border="wrap")
+    >>> lazy.chunks
+    ((3, 3, 2), (3, 3, 2))
+    >>> bool((lazy.compute() == gaussian(pic, 1.0, border="wrap")).all())
+    True
     """
     sy, sx = _pair(sigma, "sigma")
     passes = [_k.gaussian_kernel1d(sy, truncate=truncate)[:, None],
@@ -195,8 +221,9 @@ def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflec
 
     Parameters
     ----------
-    image : array_like
-        ``(H, W)`` or ``(H, W, C)`` image.
+    image : array_like or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` image; a dask array gives a lazy dask array (see
+        :func:`gaussian`).
     size : int or (int, int)
         Window size in pixels, ``>= 1``, one for both axes or ``(rows, columns)``.
     border, cval, alpha, workers
@@ -296,8 +323,9 @@ def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
 
     Parameters
     ----------
-    image : array_like
-        ``(H, W)`` or ``(H, W, C)`` image.
+    image : array_like or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` image; a dask array gives a lazy dask array (see
+        :func:`gaussian`).
     kernel : array_like
         1-D (a row) or 2-D real kernel, e.g. :data:`sigconv.image.kernels.SHARPEN`.
     normalize : bool, optional
@@ -345,8 +373,9 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
 
     Parameters
     ----------
-    image : array_like
-        ``(H, W)`` or ``(H, W, C)`` image.
+    image : array_like or dask.array.Array
+        ``(H, W)`` or ``(H, W, C)`` image; a dask array gives a lazy dask array (see
+        :func:`gaussian`).
     operator : {'sobel', 'prewitt', 'scharr', 'laplacian', 'diff'}, optional
         ``diff`` is the two-pixel difference ``[-1, 1]``: ``pixel - left neighbour`` (x)
         or ``pixel - upper neighbour`` (y). The kernels are applied by correlation, so
