@@ -326,16 +326,17 @@ def image_filter(fn: Callable, image, args: tuple, kwargs: dict, *, reach: tuple
 
 
 def image_stretch(raw: Callable, peak: Callable, finish: Callable, image, *,
-                  reach: tuple[int, int], border: str):
+                  reach: tuple[int, int], border: str, token: tuple):
     """A filter whose output is scaled by a global statistic (edges' 'stretch'): the
     ``raw`` response block by block (as :func:`image_filter`), ``peak`` of each block
     reduced to the maximum over the image (lazily), then ``finish(raw_block,
-    image_block, peak)`` block by block."""
+    image_block, peak)`` block by block. ``token`` names everything ``raw`` depends on
+    (its options), so that equal calls share keys and different ones never do."""
     da = _da()
     image = _image_operand(image)
     probe = raw(np.zeros((3, 3) + image.shape[2:], image.dtype))
     response = _regions(raw, image, reach, border, probe.dtype, probe.shape[2:],
-                        _token("stretch", raw.__qualname__, id(raw)))
+                        _token("stretch", raw.__module__, raw.__qualname__, token))
     peaks = da.map_blocks(lambda b: np.full((1,) * b.ndim, peak(b), np.float64), response,
                           chunks=tuple((1,) * len(c) for c in response.chunks),
                           dtype=np.float64)

@@ -559,7 +559,8 @@ def _edges_on_dask(image, operator: str = "sobel", *, direction: str = "magnitud
         return _edge_channels(_stretched(magnitude, float(top_peak), array.dtype, 1),
                               array, has_alpha)
 
-    return _dask.image_stretch(raw, peak, finish, image, reach=(1, 1), border=border)
+    return _dask.image_stretch(raw, peak, finish, image, reach=(1, 1), border=border,
+                               token=(operator, sorted(options.items()), threads))
 
 
 def _finite_peak(r: np.ndarray) -> float:
