@@ -20,8 +20,9 @@ reverb, echo, echo_ir, resample, route
 decay_curve, rt60, decay_fit
     Schroeder energy decay curve of an impulse response and its reverberation time
     (T30/T20 line fit extrapolated to -60 dB).
-StreamConvolver
-    Block-by-block convolution with memory bounded independently of the stream length.
+StreamConvolver, plan_stream
+    Block-by-block convolution with memory bounded independently of the stream length;
+    whole-IR engine calls or partitions, whichever is predicted faster.
 PartitionedConvolver, plan_partitions
     Real-time convolution reverb: partitioned overlap-save with frequency-domain delay
     lines, no latency beyond the block, no allocation per block, IR crossfades.
@@ -48,12 +49,12 @@ from ._pipes import (
 )
 from ._render import STREAM_THRESHOLD, RenderReport, echo_file, reverb_file
 from ._routing import ROUTINGS, Routing, route
-from ._stream import StreamConvolver, default_block_size
+from ._stream import StreamConvolver, StreamPlan, default_block_size, plan_stream
 
 __all__ = ["DEFAULT_IR_NORM", "IR_NORMS", "RAW_FORMATS", "ROUTINGS", "STREAM_THRESHOLD",
            "AudioInfo", "DecayFit", "LevelReport", "OutputClosedError", "PartitionStage",
-           "PartitionedConvolver", "RenderReport", "Routing", "StreamConvolver",
+           "PartitionedConvolver", "RenderReport", "Routing", "StreamConvolver", "StreamPlan",
            "StreamReader", "StreamWriter", "decay_curve", "decay_fit", "default_block_size",
-           "echo", "echo_file", "echo_ir", "echo_stream", "info", "open_stream",
-           "parse_dbfs", "plan_partitions", "read", "resample", "reverb", "reverb_file",
+           "echo", "echo_file", "echo_ir", "echo_stream", "info", "open_stream", "parse_dbfs",
+           "plan_partitions", "plan_stream", "read", "resample", "reverb", "reverb_file",
            "reverb_stream", "route", "rt60", "write"]

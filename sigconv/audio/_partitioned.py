@@ -66,9 +66,11 @@ DEFAULT_CROSSFADE = 1024
 # Cost model of the "auto" scheme, in nanoseconds, measured with owned pyFFTW plans and
 # numpy 2.4 on this project's 2-core test machine (scratch runs for bench_stream.py):
 # a stereo real FFT of N points costs about FFT_NS * N log2 N per channel (0.15 ns up to
-# N = 8192, 0.38 ns beyond, out of cache); a complex64 multiply plus sum per element
-# MAC_NS (0.9 ns; complex128 1.9 ns); each numpy or FFTW call CALL_NS.
-_FFT_NS_SMALL, _FFT_NS_LARGE, _FFT_LARGE_FROM = 0.15, 0.38, 16384
+# N = 8192, 0.22 ns beyond, out of cache; best of 5); a complex64 multiply plus sum per
+# element MAC_NS (0.9 ns; complex128 1.9 ns); each numpy or FFTW call CALL_NS. Whole
+# runs of PartitionedConvolver took 1.4-2.7x (median 2.0x) what this model predicts
+# (copies, cache misses): it ranks schemes, sigconv.audio.plan_stream scales it.
+_FFT_NS_SMALL, _FFT_NS_LARGE, _FFT_LARGE_FROM = 0.15, 0.22, 16384
 _MAC_NS = {np.dtype(np.complex64): 0.9, np.dtype(np.complex128): 1.9}
 _CALL_NS = 1500.0
 # Stage sizes tried by "auto": L = B * 2**n for these n, one to three stages after stage 0.

@@ -49,7 +49,7 @@ from ._files import (
 from ._levels import PCM_BITS, Quantizer, normalize_gain, parse_dbfs, peak_of
 from ._render import RenderReport, _read_all
 from ._routing import Routing, route
-from ._stream import StreamConvolver, default_block_size
+from ._stream import StreamConvolver
 
 
 @dataclass(frozen=True)
@@ -555,9 +555,9 @@ def _render_stream(reader: StreamReader, output, h, routing: Routing, *, dtype, 
         raise InputError(f"block_size must be a positive integer, not {block_size!r}")
     channels = routing.out_channels
     fmt_name, sub = _output_kind(output, channels, reader, subtype, raw_out)
-    if block_size is None:
-        block_size = default_block_size(h.shape[0], h.shape[1], dtype)
+    # block_size None: whole-IR engine calls or partitions, as plan_stream predicts faster
     conv = StreamConvolver(h, block_size, channels=routing.in_channels, workers=workers)
+    block_size = conv.block_size
     counts = {"in": 0, "out": 0}
 
     def blocks():

@@ -30,7 +30,7 @@ from ._files import (
 )
 from ._levels import LevelReport, Quantizer, normalize_gain, parse_dbfs, peak_of
 from ._routing import Routing, convolve_routed, route
-from ._stream import StreamConvolver, default_block_size
+from ._stream import StreamConvolver
 
 # Inputs of more samples (frames x output channels) than this are streamed by default:
 # 2**22 samples is 44 s of stereo at 48 kHz, 16 MB as float32.
@@ -235,8 +235,8 @@ def _stream_blocks(src, info: AudioInfo, h, routing: Routing, dtype, tail: bool,
     block size when there were earlier blocks, so every engine call has the same shape
     and reuses the same plans and buffers; its extra output is the start of the tail.
     """
-    if block_size is None:
-        block_size = default_block_size(h.shape[0], h.shape[1], dtype)
+    # block_size None: StreamConvolver's planner picks whole-IR engine calls or partitions
+    # (sigconv.audio.plan_stream), whichever it predicts faster for this IR.
     conv = StreamConvolver(h, block_size, channels=routing.in_channels, workers=workers)
     size, n, taps = conv.block_size, info.frames, h.shape[0]
 

@@ -14,16 +14,108 @@ about 12 % extra (see ``default_block_size``).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import Convolver
 from .. import explain as _engine_explain
 from .._errors import InputError
 from ._effects import as_audio
+from ._partitioned import PartitionedConvolver, _cost, plan_partitions
 from ._routing import Routing, convolve_routed, route
 
 MIN_BLOCK = 1 << 15
 MAX_BLOCK = 1 << 21
+
+# Throughput model of plan_stream, fitted on `python benchmarks/bench_stream.py
+# --throughput` (60 s of stereo float32 at 48 kHz through IRs of 0.1 to 10 s, loaded
+# 2-core VM, 2026-12-04; the table is in benchmarks/stream_results.txt):
+# - whole-IR streaming costs the engine's predicted time of one block call times a
+#   factor the engine's model leaves out for blocks of this size (their memory traffic):
+#   measured / predicted was 0.9 at 67k-frame blocks, 1.8 at 132k and 3.1-4.9 from 264k
+#   to 2.1M frames, so the factor is clip(block / WHOLE_FACTOR_FROM, 1, WHOLE_FACTOR_MAX);
+# - partitioned streaming (uniform partitions of B, one thread) costs its cost model
+#   (sigconv.audio._partitioned: FFTs, multiply-adds, calls) times PARTITIONED_FACTOR
+#   (measured / modelled 1.6-2.4: copies and cache misses the model leaves out), for
+#   the B among PARTITIONED_BLOCKS that the model finds cheapest.
+WHOLE_FACTOR_FROM = 65536
+WHOLE_FACTOR_MAX = 4.0
+PARTITIONED_FACTOR = 2.0
+PARTITIONED_BLOCKS = (4096, 8192, 16384, 32768, 65536)
+# Frames a delegating StreamConvolver hands to its PartitionedConvolver per read.
+PARTITIONED_READ = 1 << 18
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How to stream through an IR for throughput (files), with the predicted costs.
+
+    Attributes
+    ----------
+    method : {"whole", "partitioned"}
+        Whole-IR engine calls on large blocks, or a uniformly partitioned convolver.
+    block_size : int
+        Frames per engine call (whole) or the partition size ``B`` (partitioned).
+    costs : dict
+        Predicted nanoseconds per frame of each candidate (``"whole"``,
+        ``"partitioned:B"``).
+    """
+
+    method: str
+    block_size: int
+    costs: dict
+
+
+def plan_stream(taps: int, channels: int = 2, dtype=np.float32, *,
+                ir_channels: int | None = None) -> StreamPlan:
+    """Choose between whole-IR and partitioned streaming by predicted throughput.
+
+    Pure: sizes in, a plan out (see the constants above for where the model comes from).
+
+    Parameters
+    ----------
+    taps : int
+        IR length in frames.
+    channels : int, optional
+        Convolved columns (output channels).
+    dtype : dtype, optional
+        float32 or float64.
+    ir_channels : int, optional
+        IR channels (default ``channels``), for the engine's plan of a whole-IR block.
+
+    Returns
+    -------
+    StreamPlan
+
+    Examples
+    --------
+    >>> plan_stream(4800).method              # 0.1 s at 48 kHz: big engine blocks win
+    'whole'
+    >>> plan_stream(144000).method            # 3 s: partitions win
+    'partitioned'
+    """
+    taps = max(int(taps), 1)
+    dtype = np.dtype(dtype)
+    ir_ch = channels if ir_channels is None else ir_channels
+    whole_block = default_block_size(taps, ir_ch, dtype)
+    cols = max(channels, ir_ch)            # the engine's columns (true stereo: 4)
+    plan = _engine_explain(np.empty((whole_block, cols), dtype),
+                           np.empty((taps, cols), dtype), axes=0)
+    factor = min(max(whole_block / WHOLE_FACTOR_FROM, 1.0), WHOLE_FACTOR_MAX)
+    # (no costs: a trivial engine case, e.g. a one-tap IR, where whole blocks win anyway)
+    engine = min(plan.costs.values()) if plan.costs else 0.0
+    costs = {"whole": engine * 1e9 / whole_block * factor}
+    cdtype = np.result_type(dtype, np.complex64)
+    for B in PARTITIONED_BLOCKS:
+        stages = plan_partitions(taps, B, "uniform")
+        costs[f"partitioned:{B}"] = (_cost(stages, B, channels, cdtype)[1] / B
+                                     * PARTITIONED_FACTOR)
+    best = min(costs, key=costs.get)
+    if best == "whole":
+        return StreamPlan("whole", whole_block, costs)
+    return StreamPlan("partitioned", int(best.split(":")[1]), costs)
 
 
 def default_block_size(taps: int, channels: int = 2, dtype=np.float32) -> int:
@@ -81,12 +173,20 @@ class StreamConvolver:
         channels like :func:`sigconv.audio.reverb` does (mono IR on all channels,
         N on N, stereo IR on mono, 4-channel true stereo on stereo).
     block_size : int, optional
-        Largest number of frames handed to the engine at once (longer blocks are split);
-        default :func:`default_block_size` of the IR length.
+        Largest number of frames handed to the engine at once (longer blocks are split).
+        Default: :func:`plan_stream` picks whole-IR engine calls on blocks of
+        :func:`default_block_size` frames, or, where it predicts more throughput (IRs of
+        about 0.3 s and more at 48 kHz), a uniformly partitioned
+        :class:`PartitionedConvolver` that this object delegates to (``method``).
     channels : int, optional
         Input channel count; default: taken from the first block.
     workers : int, optional
         Threads for the engine's FFTs.
+
+    Attributes
+    ----------
+    method : {"whole", "partitioned"}
+        How the blocks are convolved (always ``"whole"`` with an explicit ``block_size``).
 
     Examples
     --------
@@ -101,8 +201,18 @@ class StreamConvolver:
                  workers: int | None = None) -> None:
         self.ir, _ = as_audio(ir, "ir")
         self.taps = self.ir.shape[0]
+        self.method = "whole"
+        self._partition = 0
+        self._pc: PartitionedConvolver | None = None
         if block_size is None:
-            block_size = default_block_size(self.taps, self.ir.shape[1], self.ir.dtype)
+            out_ch = route(int(channels), self.ir.shape[1]).out_channels \
+                if channels is not None else self.ir.shape[1]
+            plan = plan_stream(self.taps, out_ch, self.ir.dtype, ir_channels=self.ir.shape[1])
+            if plan.method == "partitioned":
+                self.method, self._partition = "partitioned", plan.block_size
+                block_size = PARTITIONED_READ
+            else:
+                block_size = plan.block_size
         if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
                 or block_size < 1:
             raise InputError(f"block_size must be a positive integer, not {block_size!r}")
@@ -143,6 +253,14 @@ class StreamConvolver:
             raise InputError(f"block has {x.shape[1]} channels, the stream has "
                              f"{self.routing.in_channels}")
         dtype = np.result_type(x.dtype, self.ir.dtype)
+        if self.method == "partitioned" and x.shape[0]:
+            if self._pc is None:
+                self._pc = PartitionedConvolver(
+                    self.ir, self._partition, "uniform", channels=x.shape[1], dtype=dtype,
+                    wet=1.0, dry=0.0, ir_norm="none")
+            self.frames_in += x.shape[0]
+            y = self._pc.process(x)              # x is 2-D here: so is y
+            return y[:, 0] if self._mono else y
         h = self.ir.astype(dtype, copy=False)
         if self._conv is None or self._conv.kernel.dtype != dtype:
             self._conv = Convolver(h, "full", axes=0, workers=self.workers)
@@ -167,6 +285,10 @@ class StreamConvolver:
         """The last ``taps - 1`` frames (the tail) and a reset for a new stream."""
         if self.routing is None:
             raise InputError("flush() before any process(): the channel count is unknown")
+        if self._pc is not None:
+            self.frames_in = 0
+            tail = self._pc.flush()
+            return tail[:, 0] if self._mono else tail
         tail = self._tail
         if tail is None:
             tail = np.zeros((self.taps - 1, self.routing.out_channels), dtype=self.ir.dtype)

@@ -256,3 +256,54 @@ def test_scipy_backend_gives_the_same_result():
     ir = decaying_ir(rng, 900, 2, np.float64)
     got = run_blocks(PartitionedConvolver(ir, 16, backend="scipy"), x, [16, 3])
     assert rel_err(got, reverb(x, ir)) < 1e-6
+
+
+# ---- the stream planner: whole-IR blocks or partitions ------------------------------
+
+
+def test_plan_stream_picks_the_cheapest_prediction():
+    from sigconv.audio import plan_stream
+
+    short, long_ = plan_stream(4800), plan_stream(144000)
+    for plan in (short, long_):
+        assert min(plan.costs, key=plan.costs.get).startswith(plan.method)
+        assert set(plan.costs) == {"whole"} | {f"partitioned:{b}" for b in
+                                               (4096, 8192, 16384, 32768, 65536)}
+    assert short.method == "whole" and long_.method == "partitioned"
+    assert plan_stream(1).method == "whole"
+    assert plan_stream(144000, 2, ir_channels=4).method in ("whole", "partitioned")
+
+
+@pytest.mark.parametrize("cin,cir", [(1, 1), (2, 4), (1, 2)])
+def test_stream_convolver_delegating_to_partitions_equals_offline(cin, cir):
+    from sigconv.audio import StreamConvolver
+
+    rng = np.random.default_rng(cin + cir)
+    ir = decaying_ir(rng, 30000, cir, np.float32)
+    x = signal(rng, 70000, cin, np.float32)
+    sc = StreamConvolver(ir)
+    assert sc.method == "partitioned"
+    got = run_blocks(sc, x, [33333, 1, 5000])
+    want = reverb(x, ir, wet=1, dry=0, ir_norm="none")
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert rel_err(got, want) < 1e-5
+    assert StreamConvolver(ir, 4096).method == "whole"     # an explicit block: as before
+
+
+def test_file_render_through_partitions_equals_offline(tmp_path):
+    import soundfile as sf
+
+    from sigconv.audio import plan_stream, reverb_file
+
+    assert plan_stream(24000, 2, np.float32).method == "partitioned"   # what this tests
+    rng = np.random.default_rng(8)
+    sf.write(tmp_path / "in.wav", 0.1 * signal(rng, 50000, 2, np.float64), 8000,
+             subtype="FLOAT")
+    sf.write(tmp_path / "ir.wav", 0.1 * decaying_ir(rng, 24000, 2, np.float64), 8000,
+             subtype="FLOAT")
+    for stream in (True, False):
+        reverb_file(tmp_path / "in.wav", tmp_path / "ir.wav", tmp_path / f"{stream}.wav",
+                    stream=stream)
+    a, b = sf.read(tmp_path / "True.wav")[0], sf.read(tmp_path / "False.wav")[0]
+    assert a.shape == b.shape == (73999, 2)
+    assert rel_err(a, b) < 1e-5
