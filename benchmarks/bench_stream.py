@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_stream.py                 # 3000 blocks per block size
     python benchmarks/bench_stream.py --blocks 500 --sizes 256
+    python benchmarks/bench_stream.py --throughput     # also the table behind plan_stream
 
 A 3 s stereo IR at 48 kHz (the IR of ``bench_audio.py``) and a stereo float32 signal
 fed block by block, for blocks of 64, 128, 256 and 1024 frames, to:
@@ -135,11 +136,70 @@ def run(sizes, blocks: int, warm: int = 200) -> list[str]:
     return lines
 
 
+def throughput(seconds: float, tap_list) -> list[str]:
+    """Files, not live audio: ns per frame of whole-IR streaming (StreamConvolver at
+    default_block_size) and of uniform partitions at each B of PARTITIONED_BLOCKS, measured
+    (best of 2) beside plan_stream's prediction; the planner's pick and its regret (its
+    pick's measured time over the fastest measured)."""
+    from bench_audio import make_signal
+
+    from sigconv.audio import default_block_size, plan_stream
+    from sigconv.audio._stream import PARTITIONED_BLOCKS
+
+    x = make_signal(seconds)
+    n = x.shape[0]
+    rng = np.random.default_rng(0)
+    lines = [f"\nthroughput: {seconds:g} s of stereo float32 at {RATE} Hz, ns per frame "
+             f"measured (predicted by plan_stream), best of 2; load average "
+             f"{os.getloadavg()[0]:.2f}"]
+    lines.append(f"{'IR taps':>8} {'whole':>14}" + "".join(f"{'B=' + str(b):>14}"
+                                                          for b in PARTITIONED_BLOCKS)
+                 + "  planner pick / regret")
+    print(lines[-2] + "\n" + lines[-1], flush=True)
+    for taps in tap_list:
+        ir = (0.1 * rng.standard_normal((taps, 2))
+              * np.exp(-6.9 * np.arange(taps) / taps)[:, None]).astype(np.float32)
+        plan = plan_stream(taps, 2, np.float32)
+        measured = {}
+        for _ in range(2):
+            size = default_block_size(taps, 2, np.float32)
+            sc = StreamConvolver(ir, size, channels=2)
+            t0 = time.perf_counter()
+            for i in range(0, n, size):
+                sc.process(x[i:i + size])
+            sc.flush()
+            measured.setdefault("whole", []).append((time.perf_counter() - t0) / n * 1e9)
+            for B in PARTITIONED_BLOCKS:
+                pc = PartitionedConvolver(ir, B, "uniform", channels=2, dtype=np.float32,
+                                          wet=1, dry=0, ir_norm="none")
+                out = np.empty((B, 2), np.float32)
+                t0 = time.perf_counter()
+                for i in range(0, n - B + 1, B):
+                    pc.process(x[i:i + B], out=out)
+                measured.setdefault(f"partitioned:{B}", []).append(
+                    (time.perf_counter() - t0) / (n // B * B) * 1e9)
+        best = {k: min(v) for k, v in measured.items()}
+        pick = "whole" if plan.method == "whole" else f"partitioned:{plan.block_size}"
+        fastest = min(best, key=best.get)
+        cells = "".join(f"{best[k]:>7.1f} ({plan.costs[k]:>4.0f})" for k in
+                        ["whole", *(f"partitioned:{b}" for b in PARTITIONED_BLOCKS)])
+        lines.append(f"{taps:>8} {cells}  {pick} / {best[pick] / best[fastest]:.2f}"
+                     f" (fastest {fastest})")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 1024])
     ap.add_argument("--blocks", type=int, default=3000)
     ap.add_argument("--out", default=None, help="also append the table to this file")
+    ap.add_argument("--throughput", action="store_true",
+                    help="also the file-throughput table behind sigconv.audio.plan_stream")
+    ap.add_argument("--seconds", type=float, default=60.0,
+                    help="signal length of the throughput table (default 60 s)")
+    ap.add_argument("--taps", type=int, nargs="+",
+                    default=[4800, 12000, 24000, 48000, 144000, 240000, 480000])
     args = ap.parse_args(argv)
     head = (f"bench_stream: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -148,6 +208,8 @@ def main(argv=None) -> int:
             f"float32")
     print(head, flush=True)
     lines = [head, *run(args.sizes, args.blocks)]
+    if args.throughput:
+        lines += throughput(args.seconds, args.taps)
     if args.out:
         with open(args.out, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n\n")

@@ -38,12 +38,16 @@ MAX_BLOCK = 1 << 21
 #   to 2.1M frames, so the factor is clip(block / WHOLE_FACTOR_FROM, 1, WHOLE_FACTOR_MAX);
 # - partitioned streaming (uniform partitions of B, one thread) costs its cost model
 #   (sigconv.audio._partitioned: FFTs, multiply-adds, calls) times PARTITIONED_FACTOR
-#   (measured / modelled 1.6-2.4: copies and cache misses the model leaves out), for
-#   the B among PARTITIONED_BLOCKS that the model finds cheapest.
+#   (measured / modelled 1.4-2.7, median 2.0: copies and cache misses the model leaves
+#   out), for the B among PARTITIONED_BLOCKS that the model finds cheapest. B = 4096 is
+#   not offered: it was never the fastest measured, and the model underrates its
+#   per-block overhead (it picked it for a 12000-tap IR where whole blocks were 2x faster).
+# On a loaded machine the measured winners were: whole blocks up to 12000 taps (0.25 s
+# at 48 kHz), partitions from 24000 taps on (1.3-2x faster at 0.5-10 s).
 WHOLE_FACTOR_FROM = 65536
 WHOLE_FACTOR_MAX = 4.0
 PARTITIONED_FACTOR = 2.0
-PARTITIONED_BLOCKS = (4096, 8192, 16384, 32768, 65536)
+PARTITIONED_BLOCKS = (8192, 16384, 32768, 65536)
 # Frames a delegating StreamConvolver hands to its PartitionedConvolver per read.
 PARTITIONED_READ = 1 << 18
 
@@ -176,7 +180,7 @@ class StreamConvolver:
         Largest number of frames handed to the engine at once (longer blocks are split).
         Default: :func:`plan_stream` picks whole-IR engine calls on blocks of
         :func:`default_block_size` frames, or, where it predicts more throughput (IRs of
-        about 0.3 s and more at 48 kHz), a uniformly partitioned
+        about 0.5 s and more at 48 kHz), a uniformly partitioned
         :class:`PartitionedConvolver` that this object delegates to (``method``).
     channels : int, optional
         Input channel count; default: taken from the first block.
