@@ -307,3 +307,28 @@ def test_file_render_through_partitions_equals_offline(tmp_path):
     a, b = sf.read(tmp_path / "True.wav")[0], sf.read(tmp_path / "False.wav")[0]
     assert a.shape == b.shape == (73999, 2)
     assert rel_err(a, b) < 1e-5
+
+
+@pytest.mark.parametrize("shifts", [(2,), (2, 4), (2, 3, 5)])
+def test_schedule_spreads_the_large_transforms_and_the_multiply_adds(forced_scheme, shifts):
+    """Structure, not timing: no two large-FFT transforms (of any stages) fall on the same
+    block, and each stage's multiply-adds are spread evenly over its period."""
+    forced_scheme(shifts)
+    B = 8
+    pc = PartitionedConvolver(np.random.default_rng(0).standard_normal((9000, 2)), B,
+                              channels=2)
+    core = pc._core
+    assert len(core.upper) == len(shifts)
+    events: dict[int, list[str]] = {}
+    for k, st in enumerate(core.upper):
+        for name in ("frun", "irun"):
+            def spy(run=getattr(st, name), label=f"{name}{k}"):
+                events.setdefault(core.time, []).append(label)
+                run()
+            setattr(st, name, spy)
+        sizes = [j1 - j0 for j0, j1 in st.groups]
+        assert sum(sizes) == st.fdl.K and max(sizes) <= -(-st.fdl.K // st.R) + 2
+    x = np.zeros((B, 2))
+    for _ in range(2 * max(st.R for st in core.upper) * 4):
+        pc.process(x)
+    assert events and max(len(v) for v in events.values()) == 1, events
