@@ -379,8 +379,9 @@ def _riff_data(fh, size: int):
         elif cid == b"data":
             if length == 0xFFFFFFFF:
                 length = ds64 if head[:4] == b"RF64" else None
-            # 0 (and an unknown length) mark a stream whose writer did not know it.
-            return None if not length else (body, length)
+            # 0, an unknown length and sox's 0x7FFFF000 (MS_UNSPEC, also what sigconv
+            # writes to a pipe) mark a stream whose writer did not know the length.
+            return None if not length or length == 0x7FFFF000 else (body, length)
     return None
 
 

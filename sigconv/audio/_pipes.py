@@ -4,19 +4,20 @@ What streams, what does not
 ---------------------------
 - **WAV in** (RIFF, RF64, WAVE_FORMAT_EXTENSIBLE; 8/16/24/32-bit PCM, 32/64-bit float)
   is parsed here and read block by block from any binary stream, seekable or not. A
-  data size of ``0xFFFFFFFF`` or ``0`` (what writers put in the header when they cannot
-  seek back, e.g. ffmpeg's and our own streamed output) means "until the end of the
-  stream".
+  data size of ``0x7FFFF000`` (sox's "length unknown" mark, which we write too),
+  ``0xFFFFFFFF`` or ``0`` (other writers' placeholders when they cannot seek back) means
+  "until the end of the stream".
 - **Other formats in** (FLAC, OGG, AIFF, ...): libsndfile 1.2 cannot decode them from a
   non-seekable stream (FLAC through a pipe fails with "flac decoder lost sync", checked),
   so the stream is first copied to a temporary file (disk, not memory) and read from
   there: memory stays bounded but nothing comes out before the input has ended.
 - **Raw PCM** (``s16le``, ``s24le``, ``s32le``, ``f32le``, ``f64le``, ``u8``) in and out,
   with the rate and channel count given by the caller.
-- **WAV out** to a stream is written as ffmpeg writes it to a pipe: RIFF and data sizes
-  ``0xFFFFFFFF`` (libsndfile, hence soundfile, reads such a file to its end, checked;
-  a size of 0 makes it read no frames). When the stream can seek (``> out.wav``), the
-  real sizes are written at the end.
+- **WAV out** to a stream is written as sox writes it to a pipe: a data size of
+  ``0x7FFFF000`` (sox's ``MS_UNSPEC``: sox and libsndfile, hence soundfile, read such a
+  file to its end, the latter checked here; a size of 0 would make libsndfile read no
+  frames). When the stream can seek (``> out.wav``), the real sizes are written at the
+  end.
 
 A reader that goes away while we write (``... -o - | head -c 100``) raises
 :class:`sigconv.OutputClosedError` (a ``BrokenPipeError``), which the command line turns
@@ -68,7 +69,8 @@ RAW_FORMATS = {f.name: f for f in (
 _BY_SUBTYPE = {f.subtype: f for f in RAW_FORMATS.values()}
 # WAV format tags
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
-_UNKNOWN_SIZE = 0xFFFFFFFF
+_UNKNOWN_SIZE = 0x7FFFF000          # sox's MS_UNSPEC: "length not known" on a pipe
+_PLACEHOLDERS = (0, 0xFFFFFFFF, _UNKNOWN_SIZE)
 # The GUID tail shared by the KSDATAFORMAT_SUBTYPE_* GUIDs of WAVE_FORMAT_EXTENSIBLE.
 _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 # Bytes read from a stream at a time when skipping or spooling.
@@ -303,9 +305,9 @@ def _open_wav(stream, head: bytes, name: str) -> StreamReader:
                 raise FileFormatError(f"input {name!r} is not a readable WAV stream (the "
                                       "'data' chunk comes before 'fmt ')")
             raw_fmt, rate, ch = fmt
-            if rf64 and size == _UNKNOWN_SIZE and ds64 is not None:
+            if rf64 and size == 0xFFFFFFFF and ds64 is not None:
                 size = ds64
-            known = None if size in (0, _UNKNOWN_SIZE) else size
+            known = None if size in _PLACEHOLDERS else size
             return _PCMStream(stream, raw_fmt, rate, ch, name=name, data_bytes=known,
                               container="RF64" if rf64 else "WAV")
         body = _read_exact(stream, size + (size & 1))
@@ -395,7 +397,8 @@ class StreamWriter:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 if stream.seekable():
                     self._start = stream.tell()
-            self._send(self._header(_UNKNOWN_SIZE, _UNKNOWN_SIZE))
+            self._send(self._header(_UNKNOWN_SIZE + len(self._header(0, 0)) - 8,
+                                    _UNKNOWN_SIZE))
 
     def _header(self, riff: int, data: int) -> bytes:
         fmt, ch = self.fmt, self.channels
@@ -426,12 +429,12 @@ class StreamWriter:
 
     def close(self) -> None:
         """Flush; a seekable stream gets the real sizes in its header (a pipe keeps
-        0xFFFFFFFF)."""
+        sox's 0x7FFFF000)."""
         try:
             if not self.raw and self._start is not None:
                 end = self.stream.tell()
                 size = self.data_bytes
-                if size + len(self._header(0, 0)) - 8 < _UNKNOWN_SIZE:
+                if size + len(self._header(0, 0)) - 8 < 0xFFFFFFFF:
                     self.stream.seek(self._start)
                     self.stream.write(self._header(size + len(self._header(0, 0)) - 8
                                                    + (size & 1), size))
