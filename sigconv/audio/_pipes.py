@@ -191,6 +191,11 @@ class _PCMStream(StreamReader):
         self._frame_bytes = fmt.width * channels
         self._left = data_bytes
         self.frames = None if data_bytes is None else data_bytes // self._frame_bytes
+        self.owns = False
+
+    def close(self) -> None:
+        if self.owns:
+            self._stream.close()
 
     def read(self, frames: int, dtype) -> np.ndarray:
         want = frames * self._frame_bytes
@@ -268,9 +273,10 @@ def open_stream(source, *, raw: str | None = None, samplerate: int | None = None
             raise InputError(f"channels must be a whole number from 1 to 1024, "
                              f"not {channels!r}")
         rate = check_samplerate(samplerate)
-        stream = _as_stream(source)
-        return _PCMStream(stream, fmt, rate, int(channels), name=_name(source, name),
-                          data_bytes=None, container="RAW")
+        reader = _PCMStream(_as_stream(source), fmt, rate, int(channels),
+                            name=_name(source, name), data_bytes=None, container="RAW")
+        reader.owns = not hasattr(source, "read")      # a file we opened: we close it
+        return reader
     if samplerate is not None or channels is not None:
         raise InputError("a sample rate or channel count is given only for raw input")
     if not hasattr(source, "read"):
@@ -287,7 +293,13 @@ def _name(source, name: str) -> str:
 
 
 def _as_stream(source):
-    return source if hasattr(source, "read") else open(os.fspath(source), "rb")  # noqa: SIM115
+    if hasattr(source, "read"):
+        return source
+    path = os.fspath(source)
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the reader
+    except OSError as exc:
+        raise FileFormatError(f"input {path!r} cannot be opened ({exc.strerror})") from None
 
 
 def _open_wav(stream, head: bytes, name: str) -> StreamReader:

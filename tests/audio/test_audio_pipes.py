@@ -394,3 +394,14 @@ def test_installed_command_takes_pipes(files):
                           input=(files / "in_FLOAT.wav").read_bytes(), capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout[:4] == b"RIFF"
+
+
+def test_raw_files_in_and_out_by_path(files):
+    x = np.random.default_rng(3).integers(-2 ** 15, 2 ** 15, (700, 2)).astype("<i2")
+    (files / "in.raw").write_bytes(x.tobytes())
+    r = reverb_stream(files / "in.raw", _dirac(), files / "out.raw", raw_in="s16le",
+                      samplerate=44100, channels=2, raw_out="s16le", wet=0.0, tail=False,
+                      dither=False)
+    assert (files / "out.raw").read_bytes() == x.tobytes() and r.input.path.endswith("in.raw")
+    with pytest.raises(FileFormatError, match="missing.raw' cannot be opened"):
+        open_stream(files / "missing.raw", raw="s16le", samplerate=8000, channels=1)
