@@ -8,6 +8,8 @@ import pytest
 import sigconv.nn as nn
 
 torch = pytest.importorskip("torch")
+# PyTorch notes that 'same' with an even kernel pads a copy of the input: not our concern
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 FUNCS = {1: (nn.conv1d, nn.conv1d_backward), 2: (nn.conv2d, nn.conv2d_backward),
          3: (nn.conv3d, nn.conv3d_backward)}
