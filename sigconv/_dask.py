@@ -100,6 +100,7 @@ def convolve(fn: Callable, in1, in2, mode: str, axes, *, fft_style: bool,
             in2 = np.asarray(in2.compute())
             d2 = False
     sig = in1 if d1 else in2
+    _known_chunks(sig, "in1" if d1 else "in2")
     ker = as_operand(in2 if d1 else in1, "in2" if d1 else "in1")
     if np.dtype(sig.dtype).kind not in "biufc":
         raise InputTypeError(f"{'in1' if d1 else 'in2'} must be a numeric dask array "
@@ -123,6 +124,12 @@ def convolve(fn: Callable, in1, in2, mode: str, axes, *, fft_style: bool,
         cast = dtype != rdt
     user_axes = None if axes is None else [a % sig.ndim for a in np.atleast_1d(axes)]
     return _overlap_add(fn, sig, ker, p, dtype, cast, user_axes, options, da)
+
+
+def _known_chunks(a, name: str) -> None:
+    if any(math.isnan(c) for sizes in a.chunks for c in sizes):
+        raise InputError(f"{name} has chunks of unknown size ({a.chunks}); call its "
+                         f"compute_chunk_sizes() first")
 
 
 def _integer_dtype(sig, ker: np.ndarray, p, _exact) -> np.dtype:
@@ -347,9 +354,9 @@ def image_stretch(raw: Callable, peak: Callable, finish: Callable, image, *,
 
 
 def _image_operand(image):
-    from .image._filters import _check_image     # noqa: F401  (messages as in memory)
     if image.ndim not in (2, 3):
         raise InputError(f"image must be (H, W) or (H, W, C), not shape {image.shape}")
+    _known_chunks(image, "image")
     if np.dtype(image.dtype).kind not in "buif":
         raise InputTypeError(f"image must hold real numbers, not dtype {image.dtype}")
     if math.prod(image.shape) == 0:

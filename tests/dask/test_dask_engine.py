@@ -187,6 +187,9 @@ def test_errors_quote_the_value():
         sigconv.convolve(da.from_array(np.array(["a", "b"]), chunks=1), np.ones(1))
     with pytest.raises(ValueError, match="axes"):
         sigconv.convolve(x, np.ones(3), axes=2)
+    unknown = x[x > 0]                                 # chunk sizes unknown until computed
+    with pytest.raises(sigconv.InputError, match="compute_chunk_sizes"):
+        sigconv.convolve(unknown, np.ones(3))
 
 
 def test_convolver_and_correlate_complex():

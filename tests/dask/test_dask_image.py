@@ -90,6 +90,8 @@ def test_options_checked_before_computing():
         image.edges(img, "nope")
     with pytest.raises(sigconv.InputError, match="sum is 0"):
         image.filter(img, [[1, -1]], normalize=True)
+    with pytest.raises(sigconv.InputError, match="compute_chunk_sizes"):
+        image.gaussian(img[img[:, 0] > 0], 1.0)
     with pytest.raises(sigconv.InputError, match=r"\(H, W\) or \(H, W, C\)"):
         image.box(da.ones((2, 3, 4, 5), chunks=2), 3)
 
