@@ -43,7 +43,11 @@ MAX_BLOCK = 1 << 21
 #   not offered: it was never the fastest measured, and the model underrates its
 #   per-block overhead (it picked it for a 12000-tap IR where whole blocks were 2x faster).
 # On a loaded machine the measured winners were: whole blocks up to 12000 taps (0.25 s
-# at 48 kHz), partitions from 24000 taps on (1.3-2x faster at 0.5-10 s).
+# at 48 kHz), partitions from 24000 taps on (1.3-2x faster at 0.5-10 s). On a quiet one
+# (second run, load < 1 at its end) whole blocks, which use both cores' FFT threads where
+# partitions use one, caught up: the planner's pick was 1.09x slower than whole blocks at
+# 3 s and 1.82x at 10 s, equal at 0.5 and 5 s. The model has no load input (the planner
+# is pure); partitions also halve the peak memory (105 against 204 MB, 3 s IR).
 WHOLE_FACTOR_FROM = 65536
 WHOLE_FACTOR_MAX = 4.0
 PARTITIONED_FACTOR = 2.0
