@@ -232,3 +232,13 @@ def test_2d_functions_every_boundary(name, mode):
         else:
             a2 = da.from_array(a2, chunks=2)
         _check(fn(a1, a2, mode, boundary, fill), want, x, h)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_kernel_broadcasts_a_length_one_axis(mode):
+    rng = np.random.default_rng(6)
+    x, h = rng.standard_normal((1, 30)), rng.standard_normal((5, 7))   # axis 0: 1 vs 5
+    dx = da.from_array(x, chunks=(1, 8))
+    _check(sigconv.convolve(dx, h, mode, axes=1), sigconv.convolve(x, h, mode, axes=1), x, h)
+    _check(sigconv.fftconvolve(h, dx, mode, axes=1), sigconv.fftconvolve(h, x, mode, axes=1),
+           x, h)
