@@ -47,7 +47,10 @@ MAX_BLOCK = 1 << 21
 # (second run, load < 1 at its end) whole blocks, which use both cores' FFT threads where
 # partitions use one, caught up: the planner's pick was 1.09x slower than whole blocks at
 # 3 s and 1.82x at 10 s, equal at 0.5 and 5 s. The model has no load input (the planner
-# is pure); partitions also halve the peak memory (105 against 204 MB, 3 s IR).
+# is pure); partitions also halve the peak memory (105 against 204 MB, 3 s IR). Beyond
+# PARTITIONED_MAX_TAPS whole blocks are kept whatever the model says: at 10 s they were
+# 1.82x faster on the quiet machine and 1.39x slower under load (the smaller worst case).
+PARTITIONED_MAX_TAPS = 262144
 WHOLE_FACTOR_FROM = 65536
 WHOLE_FACTOR_MAX = 4.0
 PARTITIONED_FACTOR = 2.0
@@ -81,6 +84,7 @@ def plan_stream(taps: int, channels: int = 2, dtype=np.float32, *,
     """Choose between whole-IR and partitioned streaming by predicted throughput.
 
     Pure: sizes in, a plan out (see the constants above for where the model comes from).
+    IRs longer than ``PARTITIONED_MAX_TAPS`` always get whole-IR blocks.
 
     Parameters
     ----------
@@ -120,7 +124,8 @@ def plan_stream(taps: int, channels: int = 2, dtype=np.float32, *,
         stages = plan_partitions(taps, B, "uniform")
         costs[f"partitioned:{B}"] = (_cost(stages, B, channels, cdtype)[1] / B
                                      * PARTITIONED_FACTOR)
-    best = min(costs, key=costs.get)
+    eligible = costs if taps <= PARTITIONED_MAX_TAPS else {"whole": costs["whole"]}
+    best = min(eligible, key=eligible.get)
     if best == "whole":
         return StreamPlan("whole", whole_block, costs)
     return StreamPlan("partitioned", int(best.split(":")[1]), costs)
@@ -184,7 +189,7 @@ class StreamConvolver:
         Largest number of frames handed to the engine at once (longer blocks are split).
         Default: :func:`plan_stream` picks whole-IR engine calls on blocks of
         :func:`default_block_size` frames, or, where it predicts more throughput (IRs of
-        about 0.5 s and more at 48 kHz), a uniformly partitioned
+        about 0.5 to 5 s at 48 kHz), a uniformly partitioned
         :class:`PartitionedConvolver` that this object delegates to (``method``).
     channels : int, optional
         Input channel count; default: taken from the first block.

@@ -271,6 +271,9 @@ def test_plan_stream_picks_the_cheapest_prediction():
                                                (8192, 16384, 32768, 65536)}
     assert short.method == "whole" and long_.method == "partitioned"
     assert plan_stream(1).method == "whole"
+    very_long = plan_stream(480000)          # 10 s: whole blocks, whatever the model says
+    assert very_long.method == "whole" and very_long.costs["partitioned:65536"] < \
+        very_long.costs["whole"]
     assert plan_stream(144000, 2, ir_channels=4).method in ("whole", "partitioned")
 
 
