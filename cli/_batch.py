@@ -188,9 +188,12 @@ def run(args: argparse.Namespace, work: Work, inputs: Sequence[str], *,
     threads = None
     if processes > 1:
         threads = args.workers or max(1, cores() // processes)
+    # Each file's own copy of the options; without ``run`` (the command's dispatcher,
+    # which the worker does not need and which may be a closure, e.g. the pipe hook's).
+    options = {k: v for k, v in vars(args).items() if k != "run"}
     jobs = []
     for inp, out in pairs:
-        one = argparse.Namespace(**vars(args))
+        one = argparse.Namespace(**options)
         one.input, one.output = inp, out
         if threads is not None:
             one.workers = threads
@@ -373,6 +376,9 @@ def _run_pool(work: Work, jobs: list[argparse.Namespace], processes: int, thread
                         _remove_temporary(one.output)
                         error, messages = ("its worker process died (killed, or out of "
                                            "memory?)", [])
+                    except Exception as exc:    # could not be sent there or back (pickle)
+                        error, messages = (f"internal error: {type(exc).__name__}: "
+                                           f"{_one_line(exc)}", [])
                     tally.done(one.input, error, messages)
         except BaseException:
             _stop(pool)
