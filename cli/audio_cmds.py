@@ -18,6 +18,7 @@ from ._common import (
     positive_int,
     say_on_stderr,
 )
+from ._pipes import install_pipes
 from ._plot import add_plot_option, check_plot, draw
 
 _IR_NORMS = ("energy", "peak", "none")  # mirrors sigconv.audio.IR_NORMS (import is lazy)
@@ -71,6 +72,7 @@ def register(subparsers) -> None:
     add_plot_option(ech, "dry and wet waveforms and spectrograms and the echo's impulse "
                     "response")
     ech.set_defaults(run=run_echo)
+    install_pipes(subparsers, report=_report)   # '-' and raw PCM: cli/_pipes.py
 
 
 def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None:

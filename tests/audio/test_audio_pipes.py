@@ -29,21 +29,6 @@ from sigconv.audio import (
 from sigconv.audio._levels import Quantizer
 from sigconv.audio._pipes import decode_samples, encode_samples, raw_format
 
-HOOKED = "install_pipes" in vars(audio_cmds) or "uses_pipes" in vars(audio_cmds)
-# Runs the real command line in a subprocess; installs the pipe hook into the reverb/echo
-# parsers first if cli/audio_cmds.py does not call it yet (see cli/_pipes.py).
-DRIVER = """
-import sys
-from sigconv_cli import audio_cmds, _pipes
-if not ("install_pipes" in vars(audio_cmds) or "uses_pipes" in vars(audio_cmds)):
-    plain = audio_cmds.register
-    def register(sub):
-        plain(sub)
-        _pipes.install_pipes(sub, report=audio_cmds._report)
-    audio_cmds.register = register
-from sigconv_cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 class Pipe(io.RawIOBase):
@@ -266,15 +251,9 @@ def test_stream_errors_quote_values(files):
 
 
 @pytest.fixture
-def hooked(monkeypatch):
-    """main() with the pipe hook installed (as cli/audio_cmds.py will do)."""
-    if not HOOKED:
-        plain = audio_cmds.register
-
-        def register(sub):
-            plain(sub)
-            cli_pipes.install_pipes(sub, report=audio_cmds._report)
-        monkeypatch.setattr(audio_cmds, "register", register)
+def hooked():
+    """The pipe options are part of the reverb and echo parsers."""
+    assert "install_pipes" in vars(audio_cmds)
 
 
 def run_in_process(monkeypatch, capsys, argv, stdin: bytes = b""):
@@ -341,7 +320,7 @@ def test_cli_bad_stream_is_one_line_exit_1(files, hooked, monkeypatch, capsys):
 
 
 def sigconv_cmd(*args):
-    return [sys.executable, "-c", DRIVER, *map(str, args)]
+    return [sys.executable, "-m", "sigconv_cli", *map(str, args)]
 
 
 def test_pipeline_cat_to_sigconv_to_file_equals_file_to_file(files):
@@ -386,8 +365,6 @@ def test_pipeline_closed_reader_exits_141_quietly(files):
     assert err == b""
 
 
-@pytest.mark.skipif(not HOOKED, reason="CLI hook pending: cli/audio_cmds.py does not call "
-                                       "sigconv_cli._pipes.install_pipes yet")
 def test_installed_command_takes_pipes(files):
     proc = subprocess.run([sys.executable, "-m", "sigconv_cli", "reverb", "-",
                            str(files / "ir.wav"), "-o", "-", "--quiet"],
