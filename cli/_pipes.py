@@ -35,7 +35,8 @@ def add_pipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--raw-in", action="store_true",
                        help="the input is headerless PCM (give --rate and --channels)")
     group.add_argument("--raw-out", action="store_true",
-                       help="write headerless PCM instead of WAV")
+                       help="write headerless PCM instead of WAV (implied by --raw-in with "
+                       "-o - unless --subtype asks for a WAV subtype)")
     group.add_argument("--rate", type=_positive_int, default=None, metavar="HZ",
                        help="sample rate of --raw-in input")
     group.add_argument("--channels", type=_positive_int, default=None, metavar="N",
@@ -99,6 +100,8 @@ def check_pipe_args(args: argparse.Namespace, *, ir: str | None = None) -> None:
     if not args.raw_in and (args.rate is not None or args.channels is not None):
         raise UsageError("--rate and --channels describe --raw-in input; the input "
                          "here has a header")
+    if args.raw_in and args.output == "-" and args.subtype is None:
+        args.raw_out = True      # raw in, raw out on a pipe (--subtype asks for WAV instead)
     if args.raw_format is not None and not (args.raw_in or args.raw_out):
         raise UsageError("--format is the sample format of --raw-in/--raw-out")
     if getattr(args, "plot", None) is not None:

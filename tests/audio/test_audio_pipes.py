@@ -382,3 +382,20 @@ def test_raw_files_in_and_out_by_path(files):
     assert (files / "out.raw").read_bytes() == x.tobytes() and r.input.path.endswith("in.raw")
     with pytest.raises(FileFormatError, match="missing.raw' cannot be opened"):
         open_stream(files / "missing.raw", raw="s16le", samplerate=8000, channels=1)
+
+
+def test_raw_in_to_standard_output_writes_raw_unless_a_wav_subtype_is_asked(files):
+    # the issue's command line: ... --raw-in --rate 48000 --channels 2 --format f32le > out.raw
+    x = np.random.default_rng(5).uniform(-0.5, 0.5, (600, 2)).astype("<f4")
+    common = ["echo", "-", "-o", "-", "--raw-in", "--rate", "8000", "--channels", "2",
+              "--format", "f32le", "--delay", "0.01", "--no-tail", "--quiet"]
+    raw = subprocess.run(sigconv_cmd(*common), input=x.tobytes(), capture_output=True)
+    assert raw.returncode == 0, raw.stderr
+    assert len(raw.stdout) == x.nbytes and raw.stdout[:4] != b"RIFF"
+    wav = subprocess.run(sigconv_cmd(*common, "--subtype", "FLOAT"), input=x.tobytes(),
+                         capture_output=True)
+    assert wav.returncode == 0, wav.stderr
+    assert wav.stdout[:4] == b"RIFF"
+    y_raw = np.frombuffer(raw.stdout, "<f4").reshape(-1, 2)
+    y_wav, rate = sf.read(io.BytesIO(wav.stdout), dtype="float32")
+    assert rate == 8000 and np.array_equal(y_raw, y_wav)
