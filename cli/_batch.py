@@ -21,8 +21,11 @@ in that many worker processes (``forkserver``, else ``spawn``: the engine's thre
 FFTW must not be forked), each with ``max(1, cores // jobs)`` engine and BLAS threads
 unless ``--workers`` says otherwise.
 
-A file that fails is reported on its own line, ``sigconv: error: <input>: <message>``,
-and the others carry on; the last line counts them (``sigconv: 11 written, 1 failed``,
+On a terminal, one tqdm bar on stderr counts the files (none with --quiet, as the
+audio commands decide). Per-file notes ("wrote ...") are left out; warnings (clipped
+samples, library warnings unless --quiet) come back from the workers and are printed as
+``sigconv: warning: <input>: <message>``. A file that fails is reported on its own line,
+``sigconv: error: <input>: <message>``, and the others carry on; the last line counts them (``sigconv: 11 written, 1 failed``,
 always printed when something failed) and the exit status is 1 if any failed. Each output
 is written atomically, so a failed file leaves nothing behind. Ctrl-C or SIGTERM stop the
 workers (each removes its temporary file), say how far the batch got, and exit 130/143 as
