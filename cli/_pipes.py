@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ._common import UsageError, naming_output
+from ._common import UsageError, naming_output, positive_int
 
 EXIT_BROKEN_PIPE = 141
 RAW_FORMAT_NAMES = ("u8", "s16le", "s24le", "s32le", "f32le", "f64le")  # sigconv.audio's
@@ -37,23 +37,13 @@ def add_pipe_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--raw-out", action="store_true",
                        help="write headerless PCM instead of WAV (implied by --raw-in with "
                        "-o - unless --subtype asks for a WAV subtype)")
-    group.add_argument("--rate", type=_positive_int, default=None, metavar="HZ",
+    group.add_argument("--rate", type=positive_int, default=None, metavar="HZ",
                        help="sample rate of --raw-in input")
-    group.add_argument("--channels", type=_positive_int, default=None, metavar="N",
+    group.add_argument("--channels", type=positive_int, default=None, metavar="N",
                        help="channel count of --raw-in input")
     group.add_argument("--format", dest="raw_format", choices=RAW_FORMAT_NAMES,
                        default=None, help="sample format of raw input and output "
                        f"(default {DEFAULT_RAW_FORMAT})")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {text!r}")
-    return value
 
 
 def uses_pipes(args: argparse.Namespace) -> bool:

@@ -57,7 +57,7 @@ from ._effects import (
     predelay_to_frames,
     prepare_reverb,
 )
-from ._routing import Routing, route
+from ._routing import Routing
 
 PARTITIONS = ("auto", "uniform")
 MAX_BLOCK_SIZE = 1 << 16

@@ -14,7 +14,6 @@ about 12 % extra (see ``default_block_size``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

@@ -35,7 +35,7 @@ _WHERE = {
     "scaling": "_scaling",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = ["FORMATS", "audio", "audio_files", "check_path", "image_filter", "scaling", "slide"]
 
 
 def __getattr__(name: str):

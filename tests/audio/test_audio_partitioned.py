@@ -323,15 +323,15 @@ def test_schedule_spreads_the_large_transforms_and_the_multiply_adds(forced_sche
     core = pc._core
     assert len(core.upper) == len(shifts)
     events: dict[int, list[str]] = {}
-    for k, st in enumerate(core.upper):
+    for k, stage in enumerate(core.upper):
         for name in ("frun", "irun"):
-            def spy(run=getattr(st, name), label=f"{name}{k}"):
+            def spy(run=getattr(stage, name), label=f"{name}{k}"):
                 events.setdefault(core.time, []).append(label)
                 run()
-            setattr(st, name, spy)
-        sizes = [j1 - j0 for j0, j1 in st.groups]
-        assert sum(sizes) == st.fdl.K and max(sizes) <= -(-st.fdl.K // st.R) + 2
+            setattr(stage, name, spy)
+        sizes = [j1 - j0 for j0, j1 in stage.groups]
+        assert sum(sizes) == stage.fdl.K and max(sizes) <= -(-stage.fdl.K // stage.R) + 2
     x = np.zeros((B, 2))
-    for _ in range(2 * max(st.R for st in core.upper) * 4):
+    for _ in range(2 * max(stage.R for stage in core.upper) * 4):
         pc.process(x)
     assert events and max(len(v) for v in events.values()) == 1, events

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 from sigconv_cli import audio_cmds
-from sigconv_cli import _pipes as cli_pipes
 from sigconv_cli.main import main
 
 from sigconv import FileFormatError, InputError

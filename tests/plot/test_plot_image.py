@@ -49,6 +49,7 @@ def test_sobel_pair_panels_and_cell_values():
     before, after = panel(fig, "before"), panel(fig, "after")
     assert "30x20 gray uint8, 0..255 as black..white" in before.get_title()
     np.testing.assert_allclose(before.images[0].get_array(), img / 255)
+    assert "gray uint8" in after.get_title() and len(after.images) == 1
 
 
 def test_box_written_as_numerators_and_big_kernels_without_numbers():
