@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ._common import UsageError, naming_output, positive_int
+from ._common import UsageError, naming_output, positive_int, say_on_stderr
 
 EXIT_BROKEN_PIPE = 141
 RAW_FORMAT_NAMES = ("u8", "s16le", "s24le", "s32le", "f32le", "f64le")  # sigconv.audio's
@@ -115,7 +115,7 @@ def run_reverb_piped(args: argparse.Namespace, *, report: Callable | None = None
 
         return reverb_stream(source, args.ir, sink, **_stream_options(args), wet=args.wet,
                              dry=args.dry, predelay_ms=args.predelay_ms,
-                             ir_norm=args.ir_norm, notify=_say(args))
+                             ir_norm=args.ir_norm, notify=say_on_stderr(args))
     return _run(args, render, [args.ir], report)
 
 
@@ -141,17 +141,6 @@ def _stream_options(args: argparse.Namespace) -> dict:
                 input_name=args.input, output_name=args.output)
 
 
-def _say(args: argparse.Namespace) -> Callable[..., None]:
-    """``say(message, warning=False)``: one line on stderr (standard output may carry the
-    audio); notes are silenced by --quiet, warnings are not."""
-    def say(message: str, warning: bool = False) -> None:
-        if warning:
-            print(f"sigconv: warning: {message}", file=sys.stderr)
-        elif not getattr(args, "quiet", False):
-            print(f"sigconv: {message}", file=sys.stderr)
-    return say
-
-
 def _run(args, render, other_inputs: list[str], report) -> int:
     from sigconv._errors import OutputClosedError
     from sigconv._io import atomic_output, check_output_path
@@ -169,7 +158,7 @@ def _run(args, render, other_inputs: list[str], report) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     if report is not None:
-        report(args, result, _say(args))
+        report(args, result, say_on_stderr(args))
     return 0
 
 

@@ -268,7 +268,7 @@ class _Stage:
         R = self.R
         weights = np.ones(R)
         if R > 2:
-            fft_share = (2 * L * math.log2(2 * L) * 0.15) / max(
+            fft_share = (2 * L * math.log2(2 * L) * _FFT_NS_SMALL) / max(
                 (L + 1) * _MAC_NS[np.dtype(cdtype)], 1e-9)   # an FFT in partitions
             weights[0] = weights[-1] = max(0.0, 1.0 - fft_share / max(K / R, 1e-9))
         edges = np.round(np.concatenate([[0], np.cumsum(weights)]) / weights.sum() * K)
@@ -320,7 +320,7 @@ def _ring_add(ring: np.ndarray, time: int, data: np.ndarray) -> None:
     S, n = ring.shape[1], data.shape[1]
     i = time % S
     first = min(n, S - i)
-    for r, d in zip(ring, data):           # row by row: 1-D ufunc calls allocate nothing
+    for r, d in zip(ring, data, strict=True):    # row by row: 1-D ufunc calls allocate nothing
         np.add(r[i:i + first], d[:first], out=r[i:i + first])
         if first < n:
             np.add(r[:n - first], d[first:], out=r[:n - first])
@@ -394,7 +394,7 @@ class _Core:
             S = self.ring.shape[1]
             i = self.time % S
             first = min(n, S - i)
-            for yr, zr, rr in zip(y, self.iout, self.ring):   # 1-D calls: no buffers
+            for yr, zr, rr in zip(y, self.iout, self.ring, strict=True):  # 1-D calls: no buffers
                 np.add(zr[B + pos:B + pos + first], rr[i:i + first], out=yr[:first])
                 rr[i:i + first] = 0
                 if first < n:
@@ -619,7 +619,7 @@ class PartitionedConvolver:
             else:
                 b = nxt.feed(x, done, step)
                 ramp = self._ramp[self._faded:self._faded + step]
-                for ar, br in zip(a, b):           # 1-D calls: no buffers
+                for ar, br in zip(a, b, strict=True):         # 1-D calls: no buffers
                     np.subtract(br, ar, out=br)
                     np.multiply(br, ramp, out=br)
                     np.add(ar, br, out=br)

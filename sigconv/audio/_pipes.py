@@ -36,10 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import FileFormatError, InputError, OutputClosedError
-from ._effects import DEFAULT_IR_NORM, as_audio, echo_ir, prepare_reverb
+from ._effects import DEFAULT_IR_NORM, as_audio, echo_ir
 from ._files import (
     AudioInfo,
-    _info_of,
     check_samplerate,
     open_input,
     open_output,
@@ -48,7 +47,7 @@ from ._files import (
     work_dtype,
 )
 from ._levels import PCM_BITS, Quantizer, normalize_gain, parse_dbfs, peak_of
-from ._render import RenderReport, _read_all
+from ._render import RenderReport, _as2d, _check_block_size, _reverb_ir
 from ._routing import Routing, route
 from ._stream import StreamConvolver
 
@@ -510,22 +509,12 @@ def reverb_stream(input, ir, output, *, raw_in: str | None = None,
     """
     target = None if normalize is None else parse_dbfs(normalize)
     with open_input(ir, what="IR") as ir_src:
-        ir_info = _info_of(ir_src, os.fspath(ir))
         reader = open_stream(input, raw=raw_in, samplerate=samplerate, channels=channels,
                              name=input_name)
         try:
-            dtype = np.result_type(work_dtype(reader.subtype), work_dtype(ir_info.subtype))
-            h = _read_all(ir_src, ir_info, dtype, what="IR")
-            resampled = None
-            if ir_info.samplerate != reader.samplerate:
-                resampled = ir_info.samplerate
-                if notify is not None:
-                    notify(f"IR {ir_info.path!r} is at {ir_info.samplerate} Hz; resampling "
-                           f"it to the input's {reader.samplerate} Hz")
-            h_eff, routing = prepare_reverb(reader.channels, h, samplerate=reader.samplerate,
-                                            ir_samplerate=ir_info.samplerate, wet=wet, dry=dry,
-                                            predelay_ms=predelay_ms, ir_norm=ir_norm,
-                                            dtype=dtype)
+            h_eff, routing, dtype, resampled = _reverb_ir(
+                ir_src, os.fspath(ir), reader.subtype, reader.samplerate, reader.channels,
+                notify=notify, wet=wet, dry=dry, predelay_ms=predelay_ms, ir_norm=ir_norm)
             return _render_stream(reader, output, h_eff, routing, dtype=dtype, tail=tail,
                                   target=target, subtype=subtype, dither=dither,
                                   raw_out=raw_out, block_size=block_size, workers=workers,
@@ -565,9 +554,7 @@ def echo_stream(input, output, *, delay: float, decay: float = 0.5, repeats: int
 def _render_stream(reader: StreamReader, output, h, routing: Routing, *, dtype, tail, target,
                    subtype, dither, raw_out, block_size, workers, resampled,
                    output_name) -> RenderReport:
-    if block_size is not None and (isinstance(block_size, bool) or
-                                   not isinstance(block_size, (int, np.integer)) or block_size < 1):
-        raise InputError(f"block_size must be a positive integer, not {block_size!r}")
+    _check_block_size(block_size)
     channels = routing.out_channels
     fmt_name, sub = _output_kind(output, channels, reader, subtype, raw_out)
     # block_size None: whole-IR engine calls or partitions, as plan_stream predicts faster
@@ -581,15 +568,13 @@ def _render_stream(reader: StreamReader, output, h, routing: Routing, *, dtype, 
             if x.shape[0]:
                 as_audio(x, f"input {reader.name!r}")   # refuses NaN and infinite samples
                 counts["in"] += x.shape[0]
-                y = conv.process(x)
-                yield y[:, None] if y.ndim == 1 else y
+                yield _as2d(conv.process(x))
             if x.shape[0] < block_size:
                 break
         if counts["in"] == 0:
             raise InputError(f"input {reader.name!r} holds no audio frames")
         if tail:
-            y = conv.flush()
-            yield y[:, None] if y.ndim == 1 else y
+            yield _as2d(conv.flush())
 
     if target is None:
         quantize = Quantizer(sub, dither=dither)

@@ -130,18 +130,10 @@ def reverb_file(input: str | os.PathLike, ir: str | os.PathLike, output: str | o
     """
     target = None if normalize is None else parse_dbfs(normalize)
     with open_input(input) as src, open_input(ir, what="IR") as ir_src:
-        src_info, ir_info = _info_of(src, os.fspath(input)), _info_of(ir_src, os.fspath(ir))
-        dtype = np.result_type(work_dtype(src_info.subtype), work_dtype(ir_info.subtype))
-        h = _read_all(ir_src, ir_info, dtype, what="IR")
-    resampled = None
-    if ir_info.samplerate != src_info.samplerate:
-        resampled = ir_info.samplerate
-        if notify is not None:
-            notify(f"IR {ir_info.path!r} is at {ir_info.samplerate} Hz; resampling it to "
-                   f"the input's {src_info.samplerate} Hz")
-    h_eff, routing = prepare_reverb(src_info.channels, h, samplerate=src_info.samplerate,
-                                    ir_samplerate=ir_info.samplerate, wet=wet, dry=dry,
-                                    predelay_ms=predelay_ms, ir_norm=ir_norm, dtype=dtype)
+        src_info = _info_of(src, os.fspath(input))
+        h_eff, routing, dtype, resampled = _reverb_ir(
+            ir_src, os.fspath(ir), src_info.subtype, src_info.samplerate, src_info.channels,
+            notify=notify, wet=wet, dry=dry, predelay_ms=predelay_ms, ir_norm=ir_norm)
     return _render(input, output, h_eff, routing, dtype=dtype, tail=tail, target=target,
                    subtype=subtype, format=format, dither=dither, stream=stream,
                    block_size=block_size, progress=progress, workers=workers,
@@ -172,6 +164,32 @@ def echo_file(input: str | os.PathLike, output: str | os.PathLike, *, delay: flo
                    resampled=None, label="echo")
 
 
+def _reverb_ir(ir_src, ir_path: str, subtype: str, samplerate: int, channels: int, *,
+               notify, **options) -> tuple[np.ndarray, Routing, np.dtype, int | None]:
+    """The effective IR of an open IR file for an input of ``subtype``, ``samplerate`` and
+    ``channels``: ``(h_eff, routing, dtype, resampled_from)``, the IR resampled to the
+    input's rate (``notify`` told) and ``options`` (wet, dry, ...) applied as by
+    :func:`prepare_reverb`. Shared by the file and the stream renderers."""
+    ir_info = _info_of(ir_src, ir_path)
+    dtype = np.result_type(work_dtype(subtype), work_dtype(ir_info.subtype))
+    h = _read_all(ir_src, ir_info, dtype, what="IR")
+    resampled = None
+    if ir_info.samplerate != samplerate:
+        resampled = ir_info.samplerate
+        if notify is not None:
+            notify(f"IR {ir_info.path!r} is at {ir_info.samplerate} Hz; resampling it to "
+                   f"the input's {samplerate} Hz")
+    h_eff, routing = prepare_reverb(channels, h, samplerate=samplerate,
+                                    ir_samplerate=ir_info.samplerate, dtype=dtype, **options)
+    return h_eff, routing, dtype, resampled
+
+
+def _check_block_size(block_size) -> None:
+    if block_size is not None and (isinstance(block_size, bool) or
+                                   not isinstance(block_size, (int, np.integer)) or block_size < 1):
+        raise InputError(f"block_size must be a positive integer, not {block_size!r}")
+
+
 def _read_all(handle, info: AudioInfo, dtype, *, what: str) -> np.ndarray:
     data = read_block(handle, info.frames, np.dtype(dtype), info.path, what=what)
     if data.shape[0] != info.frames:
@@ -183,9 +201,7 @@ def _read_all(handle, info: AudioInfo, dtype, *, what: str) -> np.ndarray:
 def _render(input, output, h: np.ndarray, routing: Routing, *, dtype, tail: bool,
             target: float | None, subtype, format, dither, stream, block_size, progress,
             workers, resampled, label: str) -> RenderReport:
-    if block_size is not None and (isinstance(block_size, bool) or
-                                   not isinstance(block_size, (int, np.integer)) or block_size < 1):
-        raise InputError(f"block_size must be a positive integer, not {block_size!r}")
+    _check_block_size(block_size)
     with open_input(input) as src:
         info = _info_of(src, os.fspath(input))
         n, taps = info.frames, h.shape[0]

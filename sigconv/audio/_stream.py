@@ -137,9 +137,9 @@ def default_block_size(taps: int, channels: int = 2, dtype=np.float32) -> int:
     at 8x the IR length the carried tail costs ~1/8 extra work. Then, when the engine
     would use overlap-add on such a call, round to a whole number of its blocks, so no
     call transforms a mostly empty last block. (The IR's spectrum is computed on the first
-    call only: the streamer keeps a :class:`sigconv.Convolver`.) Memory grows with the block (peak RSS of
-    ``sigconv reverb`` with a 3 s stereo IR, measured: 162 MB at 2 engine blocks of
-    570421 frames, 208 MB at 4, and 214 MB at this default, 3 blocks of 752001).
+    call only: the streamer keeps a :class:`sigconv.Convolver`.) Memory grows with the
+    block (peak RSS of ``sigconv reverb`` with a 3 s stereo IR, measured: 162 MB at 2
+    engine blocks of 570421 frames, 208 MB at 4, and 214 MB at this default, 3 blocks of 752001).
 
     Parameters
     ----------
