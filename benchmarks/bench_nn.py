@@ -101,7 +101,7 @@ def run_table(only=None) -> None:
     print("# medians of up to 7 round-robin samples after a warm-up; float32; ms; "
           "ratio = torch / sigconv (> 1: sigconv faster)")
     print(f"{'case':8} {'pass':8} {'sigconv':>9} {'torch':>9} {'ratio':>7}  plan")
-    for key, label, x, w, opts, fwd, bwd, tfn in cases(torch):
+    for key, _label, x, w, opts, fwd, bwd, tfn in cases(torch):
         if only and key not in only:
             continue
         plan = nn.explain_conv(x.shape, w.shape, **opts)

@@ -181,8 +181,8 @@ def _crop(ybuf: np.ndarray, geo: Geometry, lay: Layout) -> np.ndarray:
 
 
 def gemm_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
-    """y (N, C_out, *out) as a view of a work buffer (the caller adds the bias into a
-    contiguous result)."""
+    """y (N, C_out, *out), possibly a strided view of a work buffer of its own (the
+    caller adds the bias in place)."""
     xp = np.ascontiguousarray(xp)
     G, cg, cog, taps = geo.groups, geo.cg, geo.cog, geo.taps
     lay = layout(geo)

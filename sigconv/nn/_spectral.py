@@ -93,10 +93,8 @@ def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndar
     xs = x if full else pad(x, geo.pads, geo.padding_mode)
     wd = dilated(w, geo)
     axes = tuple(range(-nsp, 0))
-    if full:
-        start = tuple(r - 1 - a for r, (a, b) in zip(geo.reach, geo.pads))
-    else:
-        start = (0,) * nsp
+    start = (tuple(r - 1 - a for r, (a, b) in zip(geo.reach, geo.pads)) if full
+             else (0,) * nsp)
     keep = tuple(slice(s0, s0 + (o - 1) * s + 1, s)
                  for s0, o, s in zip(start, geo.out_size, geo.stride))
     mode = "full" if full else "valid"
