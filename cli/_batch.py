@@ -25,17 +25,18 @@ On a terminal, one tqdm bar on stderr counts the files (none with --quiet, as th
 audio commands decide). Per-file notes ("wrote ...") are left out; warnings (clipped
 samples, library warnings unless --quiet) come back from the workers and are printed as
 ``sigconv: warning: <input>: <message>``. A file that fails is reported on its own line,
-``sigconv: error: <input>: <message>``, and the others carry on; the last line counts them (``sigconv: 11 written, 1 failed``,
-always printed when something failed) and the exit status is 1 if any failed. Each output
-is written atomically, so a failed file leaves nothing behind. Ctrl-C or SIGTERM stop the
-workers (each removes its temporary file), say how far the batch got, and exit 130/143 as
-the single-file commands do.
+``sigconv: error: <input>: <message>``, and the others carry on; the last line counts
+them (``sigconv: 11 written, 1 failed``, always printed when something failed) and the
+exit status is 1 if any failed. Each output is written atomically, so a failed file
+leaves nothing behind. Ctrl-C or SIGTERM stop the workers (each removes its temporary
+file), say how far the batch got, and exit 130/143 as the single-file commands do.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import signal
 import sys
@@ -86,10 +87,8 @@ def _remove_temporary(output: str) -> None:
     for name in names:
         if name.startswith(".sigconv-") and name.endswith(suffix) and \
                 len(name) == len(".sigconv-") + 8 + len(suffix):   # mkstemp's 8 letters
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
 
 
 def cores() -> int:
@@ -143,7 +142,7 @@ def plan(inputs: Sequence[str], directory: str, *, others: Sequence[str] = (),
             continue                # a missing input fails on its own, when it is read
         read_ids.add((st.st_dev, st.st_ino))
     existing = []
-    for inp, out in pairs:
+    for _, out in pairs:
         try:
             st = os.stat(out)
         except OSError:
@@ -396,10 +395,8 @@ def _stop(pool) -> None:
     to 30 s for each; one still running then is killed (the caller removes its file)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for p in processes:
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             p.terminate()
-        except (OSError, ValueError, AttributeError):
-            pass
     for p in processes:
         try:
             p.join(30)

@@ -184,12 +184,12 @@ def _report(args: argparse.Namespace, report, say) -> None:
     peak_text = "silent" if peak == -math.inf else f"peak {peak:+.1f} dBFS"
     gain = f", gain {20 * math.log10(levels.gain):+.1f} dB" if levels.gain != 1.0 else ""
     say(f"wrote {args.output!r}: {report.frames} frames x {report.channels} ch at "
-               f"{report.samplerate} Hz, {report.format}/{report.subtype}, {peak_text}{gain}"
-               f"{', streamed' if report.streamed else ''}")
+        f"{report.samplerate} Hz, {report.format}/{report.subtype}, {peak_text}{gain}"
+        f"{', streamed' if report.streamed else ''}")
     # Clipping is a warning, not a note: it is printed even with --quiet.
     if levels.clipped:
         say(f"{levels.clipped} samples clipped at full scale ({peak_text}); use "
             "--normalize or --subtype FLOAT to avoid it", warning=True)
     elif levels.peak > 1.0:
         say(f"{peak_text} is above full scale; kept, as {report.subtype} is a "
-                   "float subtype")
+            "float subtype")

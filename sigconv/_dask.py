@@ -202,7 +202,7 @@ def _overlap_add(fn, sig, ker, p, dtype, cast, user_axes, options, da):
     for a in range(nd):
         n, m = sig.shape[a], ker.shape[a]
         starts = np.cumsum((0,) + sig.chunks[a][:-1]).tolist()
-        spans = [(s, s + c) for s, c in zip(starts, sig.chunks[a])]
+        spans = [(s, s + c) for s, c in zip(starts, sig.chunks[a], strict=True)]
         if a in p.axes:
             ranges = [(s, e + m - 1) for s, e in spans]
             kslices = [slice(None)] * len(spans)
@@ -219,7 +219,8 @@ def _overlap_add(fn, sig, ker, p, dtype, cast, user_axes, options, da):
             _out_chunks(sig.chunks[a], length)
         out_chunks.append(oc)
         ostarts = np.cumsum((0,) + oc[:-1]).tolist()
-        out_bounds.append([(p.start[a] + s, p.start[a] + s + c) for s, c in zip(ostarts, oc)])
+        out_bounds.append([(p.start[a] + s, p.start[a] + s + c) for s, c in
+                           zip(ostarts, oc, strict=True)])
 
     token = _token(sig.name, ker, p.mode, p.axes, str(dtype), fn.__name__, options,
                    user_axes, cast)
@@ -253,7 +254,7 @@ def _overlap_add(fn, sig, ker, p, dtype, cast, user_axes, options, da):
             parts.append((size, idx, src, dst))
         parts.sort(key=lambda t: -t[0])
         pieces = []
-        for k, (size, idx, src, dst) in enumerate(parts):
+        for k, (_, idx, src, dst) in enumerate(parts):
             if k == 0:       # the largest part: sliced by the output task itself
                 pieces.append([(conv_name,) + idx, src, dst])
             else:            # tails from other blocks: copied out where they were made
@@ -401,7 +402,7 @@ def _regions(block_fn: Callable, image, reach, border: str, dtype, channels, tok
         starts = np.cumsum((0,) + image.chunks[axis][:-1])
         per_block = []
         wrapped = np.pad(np.arange(n), r, mode="wrap") if border == "wrap" and r else None
-        for s, c in zip(starts.tolist(), image.chunks[axis]):
+        for s, c in zip(starts.tolist(), image.chunks[axis], strict=True):
             if wrapped is not None and (s - r > 0 or s + c + r < n):
                 index, crop = wrapped[s:s + c + 2 * r], r
             else:

@@ -308,12 +308,8 @@ def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Metho
     """
     check_mode(mode)
     check_method(method)
-    if is_dask(in1) or is_dask(in2):
-        a2 = in2 if is_dask(in2) else as_operand(in2, "in2")
-        a1 = in1 if is_dask(in1) else as_operand(in1, "in1")
-    else:
-        a2 = as_operand(in2, "in2")
-        a1 = as_operand(in1, "in1")
+    a2 = in2 if is_dask(in2) else as_operand(in2, "in2")
+    a1 = in1 if is_dask(in1) else as_operand(in1, "in1")
     if a1.ndim != a2.ndim:
         raise ValueError(f"in1 and in2 should have the same dimensionality, "
                          f"got {a1.ndim}-d and {a2.ndim}-d")

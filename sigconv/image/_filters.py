@@ -83,10 +83,11 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 def _keeps_bool(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """Let ``fn`` take boolean images: filtered as 8-bit images of 0 and 255 (``cval``
     scaled alike), the result rounded back to False/True (255 * 0.5 and above: True),
-    so that the output keeps the input's dtype as every other dtype does."""
+    so that the output keeps the input's dtype as every other dtype does (a dask image
+    is converted lazily, before the dask adapter sees it)."""
     @functools.wraps(fn)
     def filtered(image: ArrayLike, *args, **kwargs) -> np.ndarray:
-        array = np.asarray(image)
+        array = image if _is_dask(image) else np.asarray(image)
         if array.dtype.kind != "b":
             return fn(image, *args, **kwargs)
         cval = kwargs.get("cval", 0.0)
@@ -134,8 +135,8 @@ def _kernel_reach(kernel, **_) -> tuple[int, int]:
     return tuple(n // 2 for n in _k.as_kernel(kernel).shape)
 
 
-@_dask_aware(_gaussian_reach)
 @_keeps_bool
+@_dask_aware(_gaussian_reach)
 def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: float = 4.0,
              border: Border = "reflect", cval: float = 0.0, alpha: bool | None = None,
              method: Method = "auto", workers: int | None = None) -> np.ndarray:
@@ -206,8 +207,8 @@ def gaussian(image: ArrayLike, sigma: float | Sequence[float], *, truncate: floa
                    workers=workers, convolve=False)
 
 
-@_dask_aware(_box_reach)
 @_keeps_bool
+@_dask_aware(_box_reach)
 def box(image: ArrayLike, size: int | Sequence[int], *, border: Border = "reflect",
         cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
         workers: int | None = None) -> np.ndarray:
@@ -313,8 +314,8 @@ def blur(image: ArrayLike, *, sigma: float | Sequence[float] | None = None,
                workers=workers)
 
 
-@_dask_aware(_kernel_reach)
 @_keeps_bool
+@_dask_aware(_kernel_reach)
 def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
            correlate: bool = False, border: Border = "reflect", cval: float = 0.0,
            alpha: bool | None = None, method: Method = "auto",
@@ -363,8 +364,8 @@ def filter(image: ArrayLike, kernel: ArrayLike, *, normalize: bool = False,
                    workers=workers, convolve=not correlate)
 
 
-@_dask_aware(lambda *args, **kwargs: (1, 1), on_dask=lambda *a, **k: _edges_on_dask(*a, **k))
 @_keeps_bool
+@_dask_aware(lambda *args, **kwargs: (1, 1), on_dask=lambda *a, **k: _edges_on_dask(*a, **k))
 def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnitude",
           color: str = "luminance", scale: str = "stretch", border: Border = "reflect",
           cval: float = 0.0, alpha: bool | None = None, method: Method = "auto",
@@ -533,12 +534,6 @@ def _edges_on_dask(image, operator: str = "sobel", *, direction: str = "magnitud
     if scale != "stretch":
         return None
     from .. import _dask
-    if np.dtype(image.dtype).kind == "b":
-        if isinstance(cval, (bool, np.bool_, int, float, np.integer, np.floating)):
-            cval = 255.0 * float(cval)
-        return _edges_on_dask(image.astype(np.uint8) * np.uint8(255), operator,
-                              direction=direction, color=color, scale=scale, border=border,
-                              cval=cval, alpha=alpha, method=method, workers=workers) >= 128
     options = dict(direction=direction, color=color, border=border, cval=cval, alpha=alpha,
                    method=method, workers=workers)
     edges(np.zeros((1, 1) + image.shape[2:], image.dtype), operator, scale=scale,
