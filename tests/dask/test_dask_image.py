@@ -77,9 +77,20 @@ def test_dtypes_channels_alpha(dtype, channels, name):
 
 
 def test_output_keeps_chunks_and_is_lazy():
-    img = da.from_array(_image(np.uint8, 3), chunks=(9, 10, 3))
+    calls = []
+
+    def make(block):
+        if block.size:               # not dask's own meta probe
+            calls.append(1)
+        return block
+
+    pixels = _image(np.uint8, 3)
+    img = da.from_array(pixels, chunks=(9, 10, 3)).map_blocks(make, dtype=np.uint8)
     out = image.gaussian(img, 2.0)
     assert out.chunks == img.chunks and out.dtype == np.uint8
+    assert calls == []                  # nothing read until computed
+    np.testing.assert_array_equal(out.compute(), image.gaussian(pixels, 2.0))
+    assert calls
 
 
 def test_options_checked_before_computing():
