@@ -28,18 +28,19 @@ def add_plot_option(parser: argparse.ArgumentParser, what: str,
                         "existing PICTURE needs --force")
 
 
-def check_plot(args: argparse.Namespace, inputs=()) -> None:
-    """Refuse a bad ``--plot`` path before any work (see the module notes)."""
+def check_plot(args: argparse.Namespace, inputs=(), formats: tuple[str, ...] = _FORMATS) -> None:
+    """Refuse a bad ``--plot`` path before any work (see the module notes); ``formats``
+    are the extensions allowed (``sigconv explain`` draws .png and .gif)."""
     if args.plot is None:
         return
     from sigconv._errors import InputError
     from sigconv._io import check_output_path
 
     ext = os.path.splitext(args.plot)[1].lower()
-    if ext not in _FORMATS:
+    if ext not in formats:
         raise UsageError(f"--plot {args.plot!r}: unsupported picture type "
-                         f"{ext or '(none)'!r} (use {', '.join(_FORMATS[:-1])} or "
-                         f"{_FORMATS[-1]})")
+                         f"{ext or '(none)'!r} (use {', '.join(formats[:-1])} or "
+                         f"{formats[-1]})")
     output = getattr(args, "output", None)
     if output is not None and os.path.abspath(output) == os.path.abspath(args.plot):
         raise InputError(f"--plot {args.plot!r} is the output file too; give the picture "
@@ -47,7 +48,7 @@ def check_plot(args: argparse.Namespace, inputs=()) -> None:
     check_output_path(args.plot, inputs, force=getattr(args, "force", False))
     import sigconv.plot
 
-    sigconv.plot.check_path(args.plot)   # matplotlib present, else one line naming the extra
+    sigconv.plot.check_path(args.plot, formats)   # matplotlib present, else one line
 
 
 def draw(args: argparse.Namespace, function, *positional, **options) -> None:

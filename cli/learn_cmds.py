@@ -7,6 +7,7 @@ import os
 import sys
 
 from ._common import UsageError
+from ._plot import check_plot
 
 _PLOT_EXTS = (".png", ".gif")
 _ARRAY_EXTS = (".npy", ".csv", ".txt")
@@ -42,17 +43,8 @@ def register(sub) -> None:
 
 def run_explain(args: argparse.Namespace) -> int:
     import sigconv
-    from sigconv._io import check_output_path
 
-    if args.plot is not None:
-        ext = os.path.splitext(args.plot)[1].lower()
-        if ext not in _PLOT_EXTS:
-            raise UsageError(f"--plot {args.plot!r}: unsupported picture type "
-                             f"{ext or '(none)'!r} (use .png or .gif)")
-        check_output_path(args.plot, [p for p in (args.a, args.b) if _is_file(p)],
-                          force=args.force)
-        import sigconv.plot
-        sigconv.plot.check_path(args.plot, _PLOT_EXTS)   # no matplotlib: one line, before work
+    check_plot(args, [p for p in (args.a, args.b) if _is_file(p)], _PLOT_EXTS)
     a, b = _operand(args.a, "A"), _operand(args.b, "B")
     for name, arr in (("A", a), ("B", b)):
         if arr.ndim not in (1, 2):
@@ -244,17 +236,17 @@ def _lines_2d(listed, omitted, s1, s2, a, slid, correlate) -> list[str]:
     full = _max_terms(s1, s2)
     lines = ["each window is the part of x under the " +
              ("kernel" if correlate else "flipped kernel") + " ('.' = zero padding)"]
+    mr, mc = s2
+    if mr <= _MAX_GRID and mc <= _MAX_GRID:      # the same kernel beside every window
+        kl = _grid([[_num(v) for v in row] for row in np.asarray(slid).tolist()])
     for i, s in enumerate(listed):
-        (r0, c0), (mr, mc) = s.origin, s2
-        where = "valid" if s.valid else \
-            f"zero padding ({full - len(s.pairs)} of {full} products fall outside x)"
+        r0, c0 = s.origin
         lines.append(f"y[{s.index[0]},{s.index[1]}]: window rows {r0}..{r0 + mr - 1}, "
-                     f"cols {c0}..{c0 + mc - 1}, {where}")
+                     f"cols {c0}..{c0 + mc - 1}, {_where(s, full)}")
         if mr <= _MAX_GRID and mc <= _MAX_GRID:
             window = [[_num(a[r, c]) if 0 <= r < s1[0] and 0 <= c < s1[1] else "."
                        for c in range(c0, c0 + mc)] for r in range(r0, r0 + mr)]
-            kern = [[_num(v) for v in row] for row in np.asarray(slid).tolist()]
-            wl, kl = _grid(window), _grid(kern)
+            wl = _grid(window)
             width = max(len(t) for t in wl)
             mid = len(wl) // 2
             for j, (wrow, krow) in enumerate(zip(wl, kl)):

@@ -65,6 +65,18 @@ class DecayFit:
     bottom_db: float
 
 
+def check_rate(samplerate) -> float:
+    """A sample rate in Hz as a positive finite float (fractional rates allowed, unlike
+    :func:`sigconv.audio._files.check_samplerate`); shared with :mod:`sigconv.plot`."""
+    try:
+        rate = float(samplerate)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"samplerate must be a number, not {samplerate!r}") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise InputError(f"samplerate must be a positive number of Hz, not {samplerate!r}")
+    return rate
+
+
 def _energy(ir: ArrayLike, samplerate) -> tuple[np.ndarray, float]:
     """Squared IR summed over channels, float64, and the validated rate."""
     arr = np.asarray(ir)
@@ -74,12 +86,7 @@ def _energy(ir: ArrayLike, samplerate) -> tuple[np.ndarray, float]:
         raise InputError(f"ir must be (frames,) or (frames, channels), not shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"ir is empty (shape {arr.shape})")
-    try:
-        rate = float(samplerate)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"samplerate must be a number, not {samplerate!r}") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise InputError(f"samplerate must be a positive number of Hz, not {samplerate!r}")
+    rate = check_rate(samplerate)
     a = arr.astype(np.float64)
     if not np.isfinite(a).all():
         raise InputError("ir contains NaN or infinite samples")
@@ -164,8 +171,13 @@ def decay_fit(ir: ArrayLike, samplerate: float, *, fit: str = "T30") -> DecayFit
     """
     if fit not in FITS:
         raise InputError(f"fit must be one of {sorted(FITS)}, not {fit!r}")
+    return fit_curve(*decay_curve(ir, samplerate), fit)
+
+
+def fit_curve(t: np.ndarray, db: np.ndarray, fit: str) -> DecayFit:
+    """:func:`decay_fit` on a curve :func:`decay_curve` already gave (``fit`` checked by
+    the caller): the plot draws the curve and its fit from one computation."""
     top, bottom = FITS[fit]
-    t, db = decay_curve(ir, samplerate)
     below_top = np.flatnonzero(db <= top)
     below_bottom = np.flatnonzero(db <= bottom)
     start = float(t[below_top[0]]) if below_top.size else math.nan

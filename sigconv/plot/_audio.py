@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 
 from .. import audio as _audio
 from .._errors import InputError, InputTypeError
+from ..audio._decay import check_rate, fit_curve
 from ._common import check_path, save
 from ._mpl import pyplot
 
@@ -157,28 +158,18 @@ def _signal(x: ArrayLike, name: str) -> tuple[np.ndarray, str]:
     return arr.mean(axis=1), f"mid of {arr.shape[1]} channels"
 
 
-def _rate(samplerate) -> float:
-    try:
-        rate = float(samplerate)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"samplerate must be a number, not {samplerate!r}") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise InputError(f"samplerate must be a positive number of Hz, not {samplerate!r}")
-    return rate
-
-
 def _figure(dry, wet, samplerate, *, ir=None, title=None):
     """The Figure :func:`audio` saves (tests look at its artists)."""
-    rate = _rate(samplerate)
+    rate = check_rate(samplerate)
     d, d_note = _signal(dry, "dry")
     w, w_note = _signal(wet, "wet")
     h = None
     if ir is not None:
         h, h_note = _signal(ir, "ir")
-        fit = _audio.decay_fit(ir, rate)          # validates and refuses a silent IR
+        t_edc, edc = _audio.decay_curve(ir, rate)  # validates and refuses a silent IR
+        fit = fit_curve(t_edc, edc, "T30")         # as decay_fit, on the curve drawn
         if not math.isfinite(fit.rt60):           # less than 35 dB of decay: try T20
-            fit = _audio.decay_fit(ir, rate, fit="T20")
-        t_edc, edc = _audio.decay_curve(ir, rate)
+            fit = fit_curve(t_edc, edc, "T20")
     plt = pyplot()
     rows = 3 if h is not None else 2
     fig = plt.figure(figsize=(12, 3.1 * rows + 0.6), layout="constrained")

@@ -11,8 +11,6 @@ from numpy.typing import ArrayLike
 from .._errors import InputError, InputTypeError
 from .._io import atomic_output
 from .._steps import Index, Step, steps
-from ..engine import convolve as _convolve
-from ..engine import correlate as _correlate
 from ._common import check_path
 from ._mpl import pillow_writer, pyplot
 
@@ -88,14 +86,12 @@ def slide(in1: ArrayLike, in2: ArrayLike, path: str | os.PathLike, *,
                              "separately")
     if x.ndim == h.ndim and x.ndim in (1, 2):
         _check_size(x.shape, h.shape)                # before listing the products
-    steps(x, h, mode, correlate, positions=[])       # every other check on the inputs
-    n_out = np.asarray((_correlate if correlate else _convolve)(x, h, mode)).size
+    everything = steps(x, h, mode, correlate)        # every other check on the inputs
     wanted = None if positions is None else list(positions)
-    frames = (n_out if wanted is None else len(wanted)) if gif else 0
+    frames = (len(everything) if wanted is None else len(wanted)) if gif else 0
     if frames > _MAX_FRAMES:
         raise InputError(f"{frames} positions is more than {_MAX_FRAMES} frames; "
                          "pick some with positions=")
-    everything = steps(x, h, mode, correlate)
     out_shape = tuple(int(v) + 1 for v in np.max([_tup(s.index) for s in everything], 0))
     out = np.empty(out_shape, dtype=float)
     for s in everything:

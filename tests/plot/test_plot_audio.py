@@ -86,7 +86,7 @@ def test_rt60_printed_is_the_measured_one(signals):
     t, db = audio.decay_curve(ir, RATE)
     curve = decay.lines[0]
     np.testing.assert_allclose(curve.get_ydata(), db[np.isfinite(db)])
-    line = [ln for ln in decay.lines if ln.get_linestyle() == "--"][0]
+    line = next(ln for ln in decay.lines if ln.get_linestyle() == "--")
     fit = audio.decay_fit(ir, RATE)
     x, y = line.get_data()
     assert y[0] == pytest.approx(fit.intercept) and y[-1] == pytest.approx(-60.0)
@@ -151,7 +151,8 @@ def test_vector_formats(tmp_path, ext):
     x = np.zeros(800)
     x[10] = 1
     out = plot.audio(x, x, RATE, tmp_path / f"p{ext}")
-    head = open(out, "rb").read(5)
+    with open(out, "rb") as f:
+        head = f.read(5)
     assert head in (b"<?xml", b"%PDF-")
 
 

@@ -89,7 +89,8 @@ def test_echo_plot_draws_the_echo_ir(files, capsys, monkeypatch):
     expected = np.zeros(241)
     expected[::80] = [1, 0.5, 0.25, 0.125]
     np.testing.assert_array_equal(seen["ir"], expected)
-    assert open(files / "e.svg", "rb").read(5) == b"<?xml"
+    with open(files / "e.svg", "rb") as f:
+        assert f.read(5) == b"<?xml"
 
 
 @pytest.mark.parametrize("command, title", [
@@ -126,7 +127,7 @@ def test_plotted_kernels_are_the_ones_applied(files, capsys, monkeypatch):
     g1 = image.gaussian_kernel1d(1.5)
     np.testing.assert_allclose(seen[0], np.outer(g1, g1))
     np.testing.assert_allclose(seen[1], np.full((4, 4), 1 / 16))
-    assert list(seen[2].values())[0] is image.SOBEL_Y
+    assert next(iter(seen[2].values())) is image.SOBEL_Y
     np.testing.assert_allclose(seen[3], np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]]) / 6)
 
 
@@ -158,7 +159,8 @@ def test_calibrate_plot_after_measuring(tmp_path, capsys, monkeypatch):
     _planner.reset_constants()
     assert code == 0, err
     assert "profile saved" in out and out.index("profile saved") < out.index("scaling (")
-    assert open(tmp_path / "s.pdf", "rb").read(5) == b"%PDF-"
+    with open(tmp_path / "s.pdf", "rb") as f:
+        assert f.read(5) == b"%PDF-"
 
 
 def test_plot_only_needs_plot(capsys):
