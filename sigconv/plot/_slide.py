@@ -191,9 +191,7 @@ def _draw_1d(axes, s: Step, ctx: _Context) -> None:
         a_p.bar(pi, pv, width=0.7, color=_P, alpha=0.75, zorder=2)
         if text:
             for i, v in zip(pi, pv):
-                a_p.annotate(_num(v), (i, v), xytext=(0, 3 if v >= 0 else -3),
-                             textcoords="offset points", ha="center",
-                             va="bottom" if v >= 0 else "top", fontsize=7)
+                _value_label(a_p, i, v, 3)
     a_p.set_ylim(*ctx.plim)
     a_p.set_ylabel("x * h", color=_P)
     a_p.set_xlabel("input index")
@@ -327,9 +325,16 @@ def _stems(ax, idx, values, color, text: bool) -> None:
     ax.plot(idx, values, "o", color=color, ms=4.5, zorder=3)
     if text:
         for i, v in zip(idx, values):
-            ax.annotate(_num(v), (i, v), xytext=(0, 4 if v >= 0 else -4),
-                        textcoords="offset points", ha="center",
-                        va="bottom" if v >= 0 else "top", fontsize=7)
+            _value_label(ax, i, v, 4)
+
+
+def _value_label(ax, i, v, gap: float) -> None:
+    """The value above (below, if negative) its stem or bar; labels longer than four
+    characters in smaller type, so that neighbours one index apart do not run together."""
+    text = _num(v)
+    ax.annotate(text, (i, v), xytext=(0, gap if v >= 0 else -gap),
+                textcoords="offset points", ha="center", va="bottom" if v >= 0 else "top",
+                fontsize=7 if len(text) <= 4 else 5.5)
 
 
 def _limits(values: np.ndarray) -> tuple[float, float]:
