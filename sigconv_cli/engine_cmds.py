@@ -66,6 +66,7 @@ def run_info(args: argparse.Namespace) -> int:
     if err:
         print(f"pyfftw unavailable: {err}")
     print(f"threads: {backends.default_workers()}")
+    print(f"native core: {_native_summary()}")
     print(f"BLAS (direct 'band' variant): {_blas_summary()}")
     prof = _profile.profile_path()
     state = "present" if _profile.load_profile() else "absent, built-in constants in use"
@@ -73,6 +74,16 @@ def run_info(args: argparse.Namespace) -> int:
     wis = _profile.wisdom_path()
     print(f"FFTW wisdom: {wis} ({'present' if os.path.exists(wis) else 'absent'})")
     return 0
+
+
+def _native_summary() -> str:
+    from sigconv.engine import native_info
+
+    i = native_info()
+    if not i["loaded"]:
+        return f"not loaded, NumPy fallback in use ({i['error']})"
+    state = "" if i["enabled"] else ", disabled by SIGCONV_NATIVE=0"
+    return f"loaded, version {i['version']}, SIMD {i['simd']}, {i['threads']} threads{state}"
 
 
 def _blas_summary() -> str:

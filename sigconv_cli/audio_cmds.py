@@ -72,7 +72,7 @@ def register(subparsers) -> None:
     add_plot_option(ech, "dry and wet waveforms and spectrograms and the echo's impulse "
                     "response")
     ech.set_defaults(run=run_echo)
-    install_pipes(subparsers, report=_report)   # '-' and raw PCM: cli/_pipes.py
+    install_pipes(subparsers, report=_report)   # '-' and raw PCM: sigconv_cli/_pipes.py
 
 
 def _add_render_options(parser: argparse.ArgumentParser, tail_what: str) -> None:

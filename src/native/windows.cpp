@@ -1,0 +1,10 @@
+// windows kernels of the compiled core (filled in by its owner).
+#include "common.hpp"
+
+namespace sigconv {
+
+void register_windows(py::module_& m) {
+    (void)m;
+}
+
+}  // namespace sigconv
