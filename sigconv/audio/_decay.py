@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import _checks
 from .._errors import InputError, InputTypeError
 
 # Fit ranges: (top, bottom) of the EDC in dB.
@@ -68,13 +69,8 @@ class DecayFit:
 def check_rate(samplerate) -> float:
     """A sample rate in Hz as a positive finite float (fractional rates allowed, unlike
     :func:`sigconv.audio._files.check_samplerate`); shared with :mod:`sigconv.plot`."""
-    try:
-        rate = float(samplerate)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"samplerate must be a number, not {samplerate!r}") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise InputError(f"samplerate must be a positive number of Hz, not {samplerate!r}")
-    return rate
+    return _checks.number(samplerate, "samplerate", ok=lambda v: v > 0,
+                          want="a positive number of Hz")
 
 
 def _energy(ir: ArrayLike, samplerate) -> tuple[np.ndarray, float]:
@@ -169,8 +165,7 @@ def decay_fit(ir: ArrayLike, samplerate: float, *, fit: str = "T30") -> DecayFit
     >>> round(f.rt60, 1), f.fit, f.bottom_db
     (1.0, 'T30', -35.0)
     """
-    if fit not in FITS:
-        raise InputError(f"fit must be one of {sorted(FITS)}, not {fit!r}")
+    _checks.choice(fit, FITS, "fit")
     return fit_curve(*decay_curve(ir, samplerate), fit)
 
 

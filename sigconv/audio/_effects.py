@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import _checks
 from .._errors import InputError, InputTypeError
 from ._routing import Routing, convolve_routed, route
 
@@ -88,8 +89,8 @@ def resample(x, orig_rate: int, target_rate: int) -> np.ndarray:
     """
     arr = np.asarray(x)
     for name, rate in (("orig_rate", orig_rate), ("target_rate", target_rate)):
-        if not (isinstance(rate, (int, np.integer)) or float(rate).is_integer()) or rate <= 0:
-            raise InputError(f"{name} must be a positive whole number of Hz, not {rate!r}")
+        _checks.number(rate, name, ok=lambda v: v > 0 and v.is_integer(),
+                       want="a positive whole number of Hz")
     ratio = Fraction(int(target_rate), int(orig_rate))
     if ratio == 1:
         return arr.copy()
@@ -101,8 +102,7 @@ def resample(x, orig_rate: int, target_rate: int) -> np.ndarray:
 
 def ir_gain(ir: np.ndarray, routing: Routing, norm: str) -> float:
     """The gain ``ir_norm`` applies to ``ir`` (see the module notes on the default)."""
-    if norm not in IR_NORMS:
-        raise InputError(f"ir_norm must be one of {list(IR_NORMS)}, not {norm!r}")
+    _checks.choice(norm, IR_NORMS, "ir_norm", ordered=True)
     if norm == "none":
         return 1.0
     level = (math.sqrt(routing.output_energy(ir)) if norm == "energy"
@@ -125,23 +125,14 @@ def effective_ir(ir: np.ndarray, routing: Routing, *, wet: float, dry: float,
 
 
 def _check_level(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"{name} must be a number, not {value!r}") from None
-    if not math.isfinite(value) or abs(value) > 100.0:
-        raise InputError(f"{name} must be finite and within [-100, 100], not {value!r}")
-    return value
+    return _checks.number(value, name, ok=lambda v: abs(v) <= 100.0,
+                          want="finite and within [-100, 100]")
 
 
 def predelay_to_frames(predelay_ms, samplerate) -> int:
     """Pre-delay in whole frames (rounded), validated."""
-    try:
-        ms = float(predelay_ms)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"predelay_ms must be a number, not {predelay_ms!r}") from None
-    if not math.isfinite(ms) or ms < 0 or ms > 10_000:
-        raise InputError(f"predelay_ms must be between 0 and 10000, not {predelay_ms!r}")
+    ms = _checks.number(predelay_ms, "predelay_ms", ok=lambda v: 0 <= v <= 10_000,
+                        want="between 0 and 10000")
     if ms == 0:
         return 0
     if samplerate is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from .. import _checks
 from .._errors import FileFormatError, InputError, InputTypeError
 from ._levels import FLOAT_SUBTYPES, LevelReport, Quantizer
 
@@ -245,13 +246,8 @@ def write(path: str | os.PathLike, data, samplerate: int, *, subtype: str | None
 
 def check_samplerate(samplerate) -> int:
     """A positive integral sample rate, as int."""
-    try:
-        rate = float(samplerate)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"samplerate must be a number, not {samplerate!r}") from None
-    if not rate > 0 or rate != int(rate):
-        raise InputError(f"samplerate must be a positive whole number of Hz, not {samplerate!r}")
-    return int(rate)
+    return int(_checks.number(samplerate, "samplerate", ok=lambda v: v > 0 and v.is_integer(),
+                              want="a positive whole number of Hz"))
 
 
 def output_format(path, channels: int, frames: int, *, format: str | None = None,

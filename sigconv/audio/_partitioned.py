@@ -47,6 +47,7 @@ from typing import Literal
 
 import numpy as np
 
+from .. import _checks
 from .._errors import InputError, InputTypeError
 from ..backends import owned_plan
 from ._effects import (
@@ -119,8 +120,7 @@ def plan_partitions(taps: int, block_size: int, partitions: str = "auto", *,
     >>> [s.size for s in plan_partitions(144000, 256)]
     [256, 2048]
     """
-    if partitions not in PARTITIONS:
-        raise InputError(f"partitions must be one of {list(PARTITIONS)}, not {partitions!r}")
+    _checks.choice(partitions, PARTITIONS, "partitions", ordered=True)
     B = int(block_size)
     uniform = (PartitionStage(B, max(1, -(-int(taps) // B)), 0),)
     if partitions == "uniform":
@@ -484,20 +484,17 @@ class PartitionedConvolver:
                 or not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise InputError(f"block_size must be an integer from 1 to {MAX_BLOCK_SIZE}, "
                              f"not {block_size!r}")
-        if partitions not in PARTITIONS:
-            raise InputError(f"partitions must be one of {list(PARTITIONS)}, "
-                             f"not {partitions!r}")
-        if ir_norm not in IR_NORMS:
-            raise InputError(f"ir_norm must be one of {list(IR_NORMS)}, not {ir_norm!r}")
+        _checks.choice(partitions, PARTITIONS, "partitions", ordered=True)
+        _checks.choice(ir_norm, IR_NORMS, "ir_norm", ordered=True)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype not in (np.float32, np.float64):
                 raise InputTypeError(f"dtype must be float32 or float64, not {dtype.name!r}")
         self.block_size = int(block_size)
         self.partitions = partitions
-        self._opts = dict(samplerate=samplerate, ir_samplerate=ir_samplerate,
-                          wet=_check_level(wet, "wet"), dry=_check_level(dry, "dry"),
-                          predelay_ms=predelay_ms, ir_norm=ir_norm)
+        self._opts = {"samplerate": samplerate, "ir_samplerate": ir_samplerate,
+                      "wet": _check_level(wet, "wet"), "dry": _check_level(dry, "dry"),
+                      "predelay_ms": predelay_ms, "ir_norm": ir_norm}
         predelay_to_frames(predelay_ms, samplerate)      # validated now, used when built
         self._ir, _ = as_audio(ir, "ir")
         self._dtype = dtype
@@ -512,10 +509,7 @@ class PartitionedConvolver:
         self._hist_pos = 0
         self.taps = 0
         if channels is not None:
-            if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
-                    or channels < 1:
-                raise InputError(f"channels must be a positive integer, not {channels!r}")
-            self._build(int(channels), self._dtype or self._ir.dtype)
+            self._build(_checks.positive_int(channels, "channels"), self._dtype or self._ir.dtype)
 
     latency = 0
     """Frames of delay beyond the block itself (none: each call's output includes the

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._errors import FileFormatError, InputError
+from .. import _checks
+from .._errors import FileFormatError
 from ._effects import DEFAULT_IR_NORM, as_audio, echo_ir, prepare_reverb
 from ._files import (
     AudioInfo,
@@ -185,9 +186,8 @@ def _reverb_ir(ir_src, ir_path: str, subtype: str, samplerate: int, channels: in
 
 
 def _check_block_size(block_size) -> None:
-    if block_size is not None and (isinstance(block_size, bool) or
-                                   not isinstance(block_size, (int, np.integer)) or block_size < 1):
-        raise InputError(f"block_size must be a positive integer, not {block_size!r}")
+    if block_size is not None:
+        _checks.positive_int(block_size, "block_size")
 
 
 def _read_all(handle, info: AudioInfo, dtype, *, what: str) -> np.ndarray:

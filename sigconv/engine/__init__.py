@@ -9,12 +9,24 @@ from ._api import (
                    fftconvolve,
                    oaconvolve,
 )
+from ._blocks import (
+                      box_filter,
+                      edge_response,
+                      filter_passes,
+                      full_scale,
+                      map_rows,
+                      separable_filter,
+                      to_dtype,
+)
+from ._borders import BORDERS, pad
 from ._calibrate import Scaling, measure_scaling
 from ._fft import multiply_spectra
 from ._native import info as native_info
 from ._planner import Plan
 from ._two_d import convolve2d, correlate2d
 
-__all__ = ["Convolver", "Plan", "Scaling", "choose_conv_method", "convolve", "convolve2d",
-           "correlate", "correlate2d", "explain", "fftconvolve", "measure_scaling",
-           "multiply_spectra", "native_info", "oaconvolve"]
+__all__ = ["BORDERS", "Convolver", "Plan", "Scaling", "box_filter", "choose_conv_method",
+           "convolve", "convolve2d", "correlate", "correlate2d", "edge_response", "explain",
+           "fftconvolve", "filter_passes", "full_scale", "map_rows", "measure_scaling",
+           "multiply_spectra", "native_info", "oaconvolve", "pad", "separable_filter",
+           "to_dtype"]

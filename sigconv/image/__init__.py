@@ -18,7 +18,8 @@ engine sees fit) on a border-padded image, so the border mode gives identical re
 whichever method is chosen.
 """
 
-from ._filters import BORDERS, OPERATORS, blur, box, edges, filter, gaussian
+from ..engine import BORDERS
+from ._filters import OPERATORS, blur, box, edges, filter, gaussian
 from ._pillow import check_writable, read, write
 from .kernels import (
     BOX3,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from sigconv import InputError, InputTypeError
+from sigconv import InputError, InputTypeError, _checks
 from sigconv import image as si
+from sigconv.engine import _blocks
 from sigconv.image import _filters
 
 BORDERS = ["reflect", "nearest", "wrap", "constant", "mirror"]
@@ -181,15 +184,15 @@ def test_filter_normalize_and_integer_clipping():
 
 def test_strips_and_threads_do_not_change_the_result(monkeypatch):
     img = _image((200, 40, 4)).astype(np.float64)
-    monkeypatch.setattr(_filters, "_STRIP_SAMPLES", 1)  # strips of 4 x reach rows
+    monkeypatch.setattr(_blocks, "_STRIP_SAMPLES", 1)  # strips of 4 x reach rows
     calls = []
-    run = _filters._run
+    run = _blocks._run
 
     def counting_run(*args, **kwargs):
         calls.append(kwargs["workers"])
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(_filters, "_run", counting_run)
+    monkeypatch.setattr(_blocks, "_run", counting_run)
     for workers in (1, 2):
         gauss = si.gaussian(img, 1.0, alpha=False, workers=workers)  # reach 8: 7 strips
         np.testing.assert_allclose(gauss, ndimage.gaussian_filter(img, (1, 1, 0)), atol=1e-12)
@@ -378,7 +381,7 @@ def test_bad_arguments_raise_clear_errors(call, error, pattern):
 
 
 def test_addition_chains_are_valid_and_short():
-    from sigconv.image._filters import addition_chain
+    from sigconv.engine._blocks import addition_chain
     known_shortest = {1: 0, 2: 1, 3: 2, 5: 3, 7: 4, 15: 5, 31: 7}   # steps (OEIS A003313)
     for n in range(1, 32):
         chain = addition_chain(n)
@@ -391,7 +394,7 @@ def test_addition_chains_are_valid_and_short():
 
 @pytest.mark.parametrize("axis", [0, 1])
 def test_window_sums_of_every_width_match_a_naive_sum(axis):
-    from sigconv.image._filters import _window_sums
+    from sigconv.engine._blocks import _window_sums
     img = RNG.integers(0, 256, (40, 45, 3)).astype(np.uint8)
     for n in range(1, 41):
         got = _window_sums(img, n, axis, np.dtype(np.uint16))
@@ -403,7 +406,7 @@ def test_window_sums_of_every_width_match_a_naive_sum(axis):
 
 
 def test_scratch_lends_reuses_and_takes_back_only_its_own():
-    from sigconv.image._filters import _Scratch
+    from sigconv.engine._blocks import _Scratch
     scratch = _Scratch()
     a = scratch.take((3, 4), np.uint16)
     b = scratch.take((5,), np.float64)
@@ -427,7 +430,7 @@ def test_scratch_lends_reuses_and_takes_back_only_its_own():
 
 
 def test_idle_scratch_keeps_a_bounded_amount():
-    from sigconv.image._filters import _Scratch
+    from sigconv.engine._blocks import _Scratch
     scratch = _Scratch()
     small = [scratch.take((1000,), np.uint8) for _ in range(3)]
     big = scratch.take((_Scratch.KEEP_BYTES,), np.uint8)
@@ -447,7 +450,7 @@ def test_idle_scratch_keeps_a_bounded_amount():
 def test_window_sums_in_scratch_equal_fresh_arrays(axis, n):
     """Partial sums given back and reused along the chain, the input owned or not,
     across dtypes, give the same sums as new arrays every time."""
-    from sigconv.image._filters import _Scratch, _window_sums
+    from sigconv.engine._blocks import _Scratch, _window_sums
     scratch = _Scratch()
     for dtype, acc in [(np.uint8, np.uint16), (np.float32, np.float32),
                        (np.uint16, np.int32), (np.uint8, np.uint16)]:
@@ -466,7 +469,7 @@ def test_window_sums_in_scratch_equal_fresh_arrays(axis, n):
 
 def test_box_keeps_its_scratch_between_calls_of_any_kind():
     """Buffers kept from one call are reused by the next, whatever its dtype or shape."""
-    from sigconv.image._filters import _Scratch
+    from sigconv.engine._blocks import _Scratch
     for shape, dtype in [((300, 200, 3), np.uint8), ((310, 190), np.float32),
                          ((290, 210, 3), np.uint16), ((300, 200, 3), np.uint8),
                          ((120, 80), np.float64)]:
@@ -479,7 +482,7 @@ def test_box_keeps_its_scratch_between_calls_of_any_kind():
                 np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
             else:
                 assert _lsb_error(out, reference) <= 0.5 + 1e-6
-    assert 1 <= len(_Scratch._idle) <= _filters._threads(None)
+    assert 1 <= len(_Scratch._idle) <= _checks.cpus()
 
 
 @pytest.mark.parametrize("shape", [(1200, 700), (1100, 500, 3), (900, 400, 4)])
@@ -505,7 +508,7 @@ def test_box_over_many_strips_in_threads(shape):
                                   [1, 1], [-1, 1], [2], [0, 0, 0]])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_shift_passes_match_a_naive_correlation(taps, axis):
-    from sigconv.image._filters import _shift_pass
+    from sigconv.engine._blocks import _shift_pass
     x = RNG.standard_normal((9, 11, 3)).astype(np.float32)
     taps = np.array(taps, dtype=float)
     y, scale = _shift_pass(x, taps, axis)
@@ -547,7 +550,7 @@ def test_nan_in_a_float_image_stays_within_the_kernels_reach():
 
 
 def test_finite_check_counts_the_constant_border():
-    from sigconv.image._filters import _finite
+    from sigconv.engine._blocks import _finite
     img = np.ones((4, 4), np.float32)
     assert _finite(img, "reflect", np.nan)
     assert not _finite(img, "constant", np.nan)
@@ -567,7 +570,7 @@ def test_strips_run_with_one_blas_thread_whatever_the_workers(workers):
         return block[1:-1, 1:-1]
 
     img = _image((40, 30), np.float32)
-    out = _filters._run(img, [(1, 1), (1, 1)], op, border="reflect", cval=0.0, alpha=None,
+    out = _blocks._run(img, [(1, 1), (1, 1)], op, border="reflect", cval=0.0, alpha=None,
                         workers=workers, planar=False)
     np.testing.assert_array_equal(out, img)
     assert seen and set(seen) == {1}
@@ -720,7 +723,7 @@ def test_results_do_not_depend_on_the_cpus_either(monkeypatch):
     k = np.arange(35.0).reshape(5, 7) / 600
     results = []
     for cpus in ({0}, set(range(16))):
-        monkeypatch.setattr(_filters.os, "sched_getaffinity", lambda pid, c=cpus: c)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, c=cpus: c)
         results.append([si.gaussian(img, 3), si.filter(img, k, workers=1)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
