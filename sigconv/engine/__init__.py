@@ -24,9 +24,10 @@ from ._fft import multiply_spectra
 from ._native import info as native_info
 from ._planner import Plan
 from ._two_d import convolve2d, correlate2d
+from ._windows import gather_windows, scatter_windows
 
 __all__ = ["BORDERS", "Convolver", "Plan", "Scaling", "box_filter", "choose_conv_method",
            "convolve", "convolve2d", "correlate", "correlate2d", "edge_response", "explain",
-           "fftconvolve", "filter_passes", "full_scale", "map_rows", "measure_scaling",
-           "multiply_spectra", "native_info", "oaconvolve", "pad", "separable_filter",
-           "to_dtype"]
+           "fftconvolve", "filter_passes", "full_scale", "gather_windows", "map_rows",
+           "measure_scaling", "multiply_spectra", "native_info", "oaconvolve", "pad",
+           "scatter_windows", "separable_filter", "to_dtype"]

@@ -1,27 +1,23 @@
 """Direct convolution layers: matrix products through BLAS, or a loop over the taps.
 
-Both work on the padded input ``xp`` (N, C_in, *padded) and compute only the outputs
-the stride keeps.
+Both compute only the outputs the stride keeps.
 
 ``gemm``: the kernel's taps are stacked into the contraction, so that each group's
 output is one matrix product ``W_g (C_out/g, C_in/g * taps) @ cols (C_in/g * taps, P)``
-per image (numpy.matmul, which calls BLAS sgemm/dgemm). ``cols`` is filled one tap at
-a time from a view of the input, in one of two layouts:
-
-* *shifted* (stride 1): the padded image is flattened, and tap ``t`` of the kernel
-  reads the contiguous slice ``[off_t, off_t + P)`` of it, where ``off_t`` is the
-  tap's flat offset; every output row then carries ``padded - out`` junk columns
-  (wrapped-around positions) that are computed and cropped. Contiguous copies run at
-  memcpy speed.
-* *strided* (any stride): tap ``t`` reads the strided view of the samples the kept
-  outputs need (the classic im2col), so nothing the stride skips is computed.
+per image (numpy.matmul, which calls BLAS sgemm/dgemm). ``cols`` holds, for each kept
+output position, the input samples under its window (im2col), gathered by the engine
+(:func:`sigconv.engine.gather_windows`, compiled) straight from the input with the zero
+padding applied by index: no padded copy, nothing the stride skips, and the product's
+output is the layer's output, contiguous. Images (or, for big images, bands of output
+rows) are done a few MB at a time, so that the gathered windows are still in cache when
+the product reads them.
 
 ``taps``: for one input channel per group (depthwise), each tap is one broadcast
 multiply-add over the whole batch: no copy, no matrix product of width 1.
 
-The backward pass reuses the same layouts: ``grad_w = grad_y @ cols^T`` and
-``cols_grad = W^T @ grad_y`` scattered back tap by tap (col2im, the adjoint of the
-fill), which is the transposed convolution of ``grad_y`` with the weight.
+The backward pass reuses the gather: ``grad_w = grad_y @ cols^T``, and ``W^T @ grad_y``
+added back onto the input by the gather's adjoint (:func:`sigconv.engine.scatter_windows`,
+col2im), which is the transposed convolution of ``grad_y`` with the weight.
 """
 
 from __future__ import annotations
@@ -30,19 +26,16 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import numpy as np
 
+from ..engine import gather_windows, scatter_windows
 from ._args import Geometry
+from ._pad import fold, pad
 
 # Bytes of the stacked-taps buffer per chunk of images: a few MB keeps it in the
 # last-level cache between its fill and the matrix product (one image at least).
 COLS_CHUNK_BYTES = 8 << 20
-
-# The shifted layout is used when at least this fraction of its columns are outputs
-# (the rest are wrapped-around junk computed for nothing).
-SHIFTED_MIN_USEFUL = 0.75
 
 
 # Products of fewer multiply-adds than this run on the calling thread with BLAS as it
@@ -80,13 +73,6 @@ def run_split(n: int, macs: int, work) -> list:
         return [f.result() for f in futures]
 
 
-class Layout(NamedTuple):
-    shifted: bool
-    cols: int                   # P: columns of the product per image
-    width: int                  # columns of the output buffer per image (>= cols)
-    offsets: tuple              # per tap: flat offset (shifted) or slices (strided)
-
-
 def tap_starts(geo: Geometry) -> list[tuple[int, ...]]:
     """Start of each tap (kernel index order) in the padded input, per spatial axis."""
     return [tuple(t * d for t, d in zip(idx, geo.dilation)) for idx in np.ndindex(*geo.kernel)]
@@ -99,155 +85,108 @@ def tap_slices(geo: Geometry) -> list[tuple[slice, ...]]:
             for start in tap_starts(geo)]
 
 
-def useful_fraction(geo: Geometry) -> float:
-    """Outputs / computed columns of the shifted layout (stride 1)."""
-    sp = geo.padded
-    st = [math.prod(sp[i + 1:]) for i in range(len(sp))]
-    cols = sum((o - 1) * s for o, s in zip(geo.out_size, st)) + 1
-    return math.prod(geo.out_size) / cols
-
-
-def layout(geo: Geometry) -> Layout:
-    sp = geo.padded
-    if all(s == 1 for s in geo.stride) and useful_fraction(geo) >= SHIFTED_MIN_USEFUL:
-        st = [math.prod(sp[i + 1:]) for i in range(len(sp))]
-        cols = sum((o - 1) * s for o, s in zip(geo.out_size, st)) + 1
-        offs = tuple(sum(a * s for a, s in zip(start, st)) for start in tap_starts(geo))
-        return Layout(True, cols, geo.out_size[0] * st[0], offs)
-    p = math.prod(geo.out_size)
-    return Layout(False, p, p, tuple(tap_slices(geo)))
-
-
-def _row_cols(geo: Geometry, lay: Layout) -> int:
-    """Columns of the product per row of the first output axis."""
-    return math.prod(geo.padded[1:]) if lay.shifted else math.prod(geo.out_size[1:])
-
-
-def _tiling(geo: Geometry, lay: Layout, itemsize: int) -> tuple[int, int]:
+def _tiling(geo: Geometry, itemsize: int) -> tuple[int, int]:
     """(images per chunk, output rows per tile): whole images while one fits in
-    COLS_CHUNK_BYTES of stacked taps, else one image cut into bands of rows."""
-    per_image = geo.c_in * geo.taps * lay.cols * itemsize
+    COLS_CHUNK_BYTES of gathered windows, else one image cut into bands of rows."""
+    per_row = geo.c_in * geo.taps * math.prod(geo.out_size[1:]) * itemsize
+    per_image = per_row * geo.out_size[0]
     if per_image <= COLS_CHUNK_BYTES:
         return max(1, min(geo.batch, COLS_CHUNK_BYTES // per_image)), geo.out_size[0]
-    per_row = geo.c_in * geo.taps * _row_cols(geo, lay) * itemsize
     return 1, max(1, min(geo.out_size[0], COLS_CHUNK_BYTES // per_row))
 
 
-def _chunk(geo: Geometry, lay: Layout, itemsize: int) -> int:
-    return _tiling(geo, lay, itemsize)[0]
+def chunk(geo: Geometry, itemsize: int) -> int:
+    """Images per matrix product."""
+    return _tiling(geo, itemsize)[0]
 
 
-def _tiles(geo: Geometry, lay: Layout, itemsize: int, a: int, b: int):
-    """(n0, n1, r0, r1, p0, p1): images n0..n1, output rows r0..r1, product columns
-    p0..p1, covering images a..b."""
-    nb, rows = _tiling(geo, lay, itemsize)
-    rc = _row_cols(geo, lay)
+def _tiles(geo: Geometry, itemsize: int, a: int, b: int):
+    """(n0, n1, p0, p1): images n0..n1 and output positions p0..p1 (whole rows of the
+    first output axis), covering images a..b."""
+    nb, rows = _tiling(geo, itemsize)
+    rc = math.prod(geo.out_size[1:])
     o0 = geo.out_size[0]
     for n0 in range(a, b, nb):
         n1 = min(b, n0 + nb)
         for r0 in range(0, o0, rows):
-            r1 = min(o0, r0 + rows)
-            yield n0, n1, r0, r1, r0 * rc, (lay.cols if r1 == o0 else r1 * rc)
+            yield n0, n1, r0 * rc, min(o0, r0 + rows) * rc
 
 
-def _band(sl: tuple, geo: Geometry, r0: int, r1: int) -> tuple:
-    """A tap's strided view restricted to output rows r0..r1."""
-    s0 = geo.stride[0]
-    a0 = sl[0].start
-    return (slice(a0 + r0 * s0, a0 + (r1 - 1) * s0 + 1, s0),) + sl[1:]
+def _source(x: np.ndarray, geo: Geometry) -> tuple[np.ndarray, tuple]:
+    """(the array the windows are gathered from, C-contiguous; the zero padding to apply
+    by index): the input itself for zero padding, else its padded copy."""
+    if geo.padding_mode == "zeros":
+        return np.ascontiguousarray(x), geo.pads
+    return np.ascontiguousarray(pad(x, geo.pads, geo.padding_mode)), ((0, 0),) * geo.nsp
 
 
-def _fill(cols: np.ndarray, xp: np.ndarray, tile, geo: Geometry, lay: Layout) -> None:
-    """cols[:nb, :, t, :p1-p0] <- the taps' views for one tile of xp."""
-    n0, n1, r0, r1, p0, p1 = tile
-    nb, pt = n1 - n0, p1 - p0
-    if lay.shifted:
-        xf = xp.reshape(xp.shape[:2] + (-1,))
-        for t, off in enumerate(lay.offsets):
-            np.copyto(cols[:nb, :, t, :pt], xf[n0:n1, :, off + p0:off + p1])
-    else:
-        for t, sl in enumerate(lay.offsets):
-            dst = cols[:nb, :, t, :pt].reshape((nb, geo.c_in, r1 - r0) + geo.out_size[1:])
-            np.copyto(dst, xp[(slice(n0, n1), slice(None)) + _band(sl, geo, r0, r1)])
+def _cols(buf: list, geo: Geometry, m: int, pt: int, dtype) -> np.ndarray:
+    """A C-contiguous (m, C_in, taps, pt) view of the calling thread's work buffer
+    (``buf`` holds it, made on first use at the size of the first, largest tile)."""
+    size = m * geo.c_in * geo.taps * pt
+    if not buf or buf[0].size < size:
+        buf[:] = [np.empty(size, dtype)]
+    return buf[0][:size].reshape(m, geo.c_in, geo.taps, pt)
 
 
-def _crop(ybuf: np.ndarray, geo: Geometry, lay: Layout) -> np.ndarray:
-    """(N, C_out, width) -> (N, C_out, *out) view."""
-    n, c = ybuf.shape[:2]
-    if not lay.shifted:
-        return ybuf.reshape((n, c) + geo.out_size)
-    full = ybuf.reshape((n, c, geo.out_size[0]) + geo.padded[1:])
-    return full[(slice(None),) * 3 + tuple(slice(0, o) for o in geo.out_size[1:])]
-
-
-def gemm_forward(xp: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
-    """y (N, C_out, *out), possibly a strided view of a work buffer of its own (the
-    caller adds the bias in place)."""
-    xp = np.ascontiguousarray(xp)
+def gemm_forward(x: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    """y (N, C_out, *out), C-contiguous and of its own, from the unpadded input ``x``
+    (the caller adds the bias in place)."""
     G, cg, cog, taps = geo.groups, geo.cg, geo.cog, geo.taps
-    lay = layout(geo)
+    src, pads = _source(x, geo)
     wm = np.ascontiguousarray(w).reshape(G, cog, cg * taps)
-    N, P = geo.batch, lay.cols
-    ybuf = np.empty((N, G, cog, lay.width), xp.dtype)
+    N, P = geo.batch, math.prod(geo.out_size)
+    y = np.empty((N, G, cog, P), x.dtype)
 
     def work(a, b):
-        cols = None
-        for tile in _tiles(geo, lay, xp.itemsize, a, b):
-            n0, n1, _, _, p0, p1 = tile
-            if cols is None:
-                cols = np.empty((n1 - n0, geo.c_in, taps, p1 - p0), xp.dtype)
-            _fill(cols, xp, tile, geo, lay)
+        buf: list = []
+        for n0, n1, p0, p1 in _tiles(geo, x.itemsize, a, b):
             m, pt = n1 - n0, p1 - p0
-            np.matmul(wm, cols[:m, :, :, :pt].reshape(m, G, cg * taps, pt),
-                      out=ybuf[n0:n1, :, :, p0:p1])
+            cols = gather_windows(src, geo.kernel, geo.stride, geo.dilation, pads,
+                                  images=(n0, n1), positions=(p0, p1),
+                                  out=_cols(buf, geo, m, pt, x.dtype), workers=1)
+            np.matmul(wm, cols.reshape(m, G, cg * taps, pt), out=y[n0:n1, :, :, p0:p1])
     run_split(N, N * P * geo.c_out * cg * taps, work)
-    return _crop(ybuf.reshape(N, geo.c_out, lay.width), geo, lay)
+    return y.reshape((N, geo.c_out) + geo.out_size)
 
 
-def gemm_backward(xp: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
+def gemm_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry,
                   need_gx: bool = True, need_gw: bool = True):
-    """(grad of the padded input (N, C_in, *padded) or None, grad_w or None)."""
-    xp = np.ascontiguousarray(xp)
+    """(grad of the input x or None, grad_w or None)."""
     G, cg, cog, taps = geo.groups, geo.cg, geo.cog, geo.taps
-    lay = layout(geo)
-    N, P, K = geo.batch, lay.cols, cg * taps
-    dt = xp.dtype
+    src, pads = _source(x, geo)
+    N, P, K = geo.batch, math.prod(geo.out_size), cg * taps
+    dt = src.dtype
     wm = np.ascontiguousarray(w).reshape(G, cog, K)
-    if lay.shifted:       # grad_y spread into the shifted layout, zeros on the junk
-        gyb = np.zeros((N, geo.c_out, lay.width), dt)
-        _crop(gyb, geo, lay)[...] = gy
-        gyl = gyb.reshape(N, G, cog, lay.width)[..., :P]
-    else:
-        gyl = np.ascontiguousarray(gy).reshape(N, G, cog, P)
-    gxp = np.zeros((N, geo.c_in) + geo.padded, dt) if need_gx else None
-    gxf = gxp.reshape(N, geo.c_in, -1) if need_gx else None
+    gyl = np.ascontiguousarray(gy).reshape(N, G, cog, P)
+    # the gradient of the array the windows came from: the input itself when the zero
+    # padding is applied by index (the scatter drops it), else the padded copy, folded
+    gsrc = np.zeros(src.shape, dt) if need_gx else None
     wt = wm.transpose(0, 2, 1)
 
     def work(a, b):
-        cols = None
+        buf: list = []
         gw = np.zeros((G, cog, K), dt) if need_gw else None
-        for tile in _tiles(geo, lay, dt.itemsize, a, b):
-            n0, n1, r0, r1, p0, p1 = tile
+        for n0, n1, p0, p1 in _tiles(geo, dt.itemsize, a, b):
             m, pt = n1 - n0, p1 - p0
             g = gyl[n0:n1, :, :, p0:p1]
+            opts = dict(images=(n0, n1), positions=(p0, p1), workers=1)
             if need_gw:
-                if cols is None:
-                    cols = np.empty((m, geo.c_in, taps, pt), dt)
-                _fill(cols, xp, tile, geo, lay)
-                c4 = cols[:m, :, :, :pt].reshape(m, G, K, pt)
-                gw += np.matmul(g, c4.transpose(0, 1, 3, 2)).sum(axis=0)
+                cols = gather_windows(src, geo.kernel, geo.stride, geo.dilation, pads,
+                                      out=_cols(buf, geo, m, pt, dt), **opts)
+                gw += np.matmul(g, cols.reshape(m, G, K, pt).transpose(0, 1, 3, 2)).sum(axis=0)
             if need_gx:
                 gc = np.matmul(wt, g).reshape(m, geo.c_in, taps, pt)
-                for t, off in enumerate(lay.offsets):
-                    if lay.shifted:
-                        gxf[n0:n1, :, off + p0:off + p1] += gc[:, :, t, :]
-                    else:
-                        gxp[(slice(n0, n1), slice(None)) + _band(off, geo, r0, r1)] += \
-                            gc[:, :, t, :].reshape((m, geo.c_in, r1 - r0) + geo.out_size[1:])
+                scatter_windows(gc, src.shape, geo.kernel, geo.stride, geo.dilation, pads,
+                                out=gsrc, **opts)
         return gw
     parts = run_split(N, N * P * geo.c_out * K * (need_gx + need_gw), work)
     gw = sum(parts[1:], parts[0]) if need_gw else None
-    return gxp, (gw.reshape(w.shape) if need_gw else None)
+    gx = None
+    if need_gx:
+        gx = gsrc if src.shape == x.shape else fold(gsrc, geo.pads, geo.padding_mode,
+                                                     geo.in_size)
+    return gx, (gw.reshape(w.shape) if need_gw else None)
 
 
 # Output bytes per block of channels in the taps loop: the block, its scratch and the
@@ -326,10 +265,4 @@ def grad_input_stride1(gy: np.ndarray, w: np.ndarray, geo: Geometry):
         size = geo.padded
     geo_t = Geometry(geo.batch, geo.c_out, geo.c_in, G, geo.out_size, geo.kernel,
                      (1,) * nsp, geo.dilation, pads, "zeros", size)
-    gyp = gy
-    if any(a or b for a, b in pads):
-        gyp = np.zeros((geo.batch, geo.c_out) + tuple(o + a + b for o, (a, b) in
-                                                        zip(geo.out_size, pads)), gy.dtype)
-        gyp[(slice(None),) * 2 + tuple(slice(a, a + o) for o, (a, b) in
-                                       zip(geo.out_size, pads))] = gy
-    return gemm_forward(gyp, wt, geo_t), not direct_ok
+    return gemm_forward(gy, wt, geo_t), not direct_ok

@@ -50,9 +50,10 @@ def _forward(nsp, x, w, bias, stride, padding, dilation, groups, padding_mode, m
     x, w, b, _, geo, unbatched = _prepare(nsp, x, w, bias, stride, padding, dilation,
                                           groups, padding_mode)
     p = plan(geo, x.dtype, method)
-    if p.method == "direct":
-        xp = pad(x, geo.pads, geo.padding_mode)
-        y = (_direct.gemm_forward if p.variant == "gemm" else _direct.taps_forward)(xp, w, geo)
+    if p.method == "direct" and p.variant == "gemm":
+        y = _direct.gemm_forward(x, w, geo)
+    elif p.method == "direct":
+        y = _direct.taps_forward(pad(x, geo.pads, geo.padding_mode), w, geo)
     else:
         y = _spectral.forward(x, w, geo, p.method)
     # every method returns fresh memory of its own: the bias is added in place
@@ -67,19 +68,18 @@ def _backward(nsp, grad_y, x, w, stride, padding, dilation, groups, padding_mode
     x, w, _, gy, geo, unbatched = _prepare(nsp, x, w, None, stride, padding, dilation,
                                            groups, padding_mode, grad_y)
     p = plan(geo, x.dtype, method)
-    xp = pad(x, geo.pads, geo.padding_mode) if p.method == "direct" else None
     if p.method == "direct" and p.variant == "gemm" and all(s == 1 for s in geo.stride):
         # the transposed convolution is a forward one: no scatter of the columns back
-        _, gw = _direct.gemm_backward(xp, w, gy, geo, need_gx=False)
+        _, gw = _direct.gemm_backward(x, w, gy, geo, need_gx=False)
         g, padded = _direct.grad_input_stride1(gy, w, geo)
         gx = fold(g, geo.pads, geo.padding_mode, geo.in_size) if padded else g
+    elif p.method == "direct" and p.variant == "gemm":
+        gx, gw = _direct.gemm_backward(x, w, gy, geo)
+    elif p.method == "direct":
+        gxp, gw = _direct.taps_backward(pad(x, geo.pads, geo.padding_mode), w, gy, geo)
+        gx = fold(gxp, geo.pads, geo.padding_mode, geo.in_size)
     else:
-        if p.method == "direct":
-            run = _direct.gemm_backward if p.variant == "gemm" else _direct.taps_backward
-            gxp, gw = run(xp, w, gy, geo)
-            gx = fold(gxp, geo.pads, geo.padding_mode, geo.in_size)
-        else:
-            gx, gw = _spectral.backward(x, w, gy, geo, p.method)
+        gx, gw = _spectral.backward(x, w, gy, geo, p.method)
     gb = gy.sum(axis=(0,) + tuple(range(2, 2 + nsp))) if bias else None
     return (gx[0] if unbatched else gx), gw, gb
 

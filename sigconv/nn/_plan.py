@@ -68,9 +68,8 @@ class ConvPlan:
         group) or ``"taps"`` (a broadcast multiply-add per tap, one input channel per
         group).
     layout : str or None
-        For gemm: ``"shifted"`` (stride 1: contiguous slices of the flattened padded
-        input, junk columns cropped) or ``"strided"`` (im2col of the outputs the
-        stride keeps).
+        For gemm: ``"windows"``, the windows of the outputs the stride keeps gathered
+        by the engine (im2col, :func:`sigconv.engine.gather_windows`).
     costs : dict
         Predicted seconds of each candidate (``"direct:gemm"``, ``"direct:taps"``,
         ``"fft"``, ``"oa"``).
@@ -105,10 +104,9 @@ def direct_costs(geo: Geometry, dtype: np.dtype) -> dict:
     scale = c["f64"] if dtype.itemsize == 8 else 1.0
     out = geo.batch * geo.c_out * math.prod(geo.out_size)
     costs = {}
-    lay = _direct.layout(geo)
-    nb = _direct._chunk(geo, lay, dtype.itemsize)
+    nb = _direct.chunk(geo, dtype.itemsize)
     chunks = -(-geo.batch // nb)
-    cols = geo.batch * lay.cols
+    cols = out // geo.c_out
     macs = cols * geo.c_out * geo.cg * geo.taps
     slow = max(1.0, c["gemm_small_rows"] / geo.cog)
     costs["direct:gemm"] = scale * (
@@ -171,12 +169,10 @@ def _plan(geo: Geometry, dtype: np.dtype, method: str) -> ConvPlan:
         choice, reason = direct_best, "forced"
     else:
         choice, reason = method, "forced"
-    lay = _direct.layout(geo)
     if choice.startswith("direct"):
         variant = choice.split(":")[1]
-        return ConvPlan("direct", variant, ("shifted" if lay.shifted else "strided")
-                        if variant == "gemm" else None, costs, reason, shapes,
-                        out_shape=out_shape)
+        return ConvPlan("direct", variant, "windows" if variant == "gemm" else None, costs,
+                        reason, shapes, out_shape=out_shape)
     ep = engine_plans.get(choice)
     return ConvPlan(choice, None, None, costs, reason, shapes,
                     fft_shape=ep.fft_shape if ep is not None else None,

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigconv.engine import _native
-from sigconv.engine._windows import gather_windows, scatter_windows
+from sigconv.engine import _native, gather_windows, scatter_windows
 
 
 def oracle_index(shape, kernel, stride, dilation, pads):

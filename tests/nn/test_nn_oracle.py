@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from nn_oracle import conv_naive
 
 import sigconv.nn as nn
+from sigconv.engine import _native
 from sigconv.nn import _args, _direct, _pad
 
 FUNCS = {1: nn.conv1d, 2: nn.conv2d, 3: nn.conv3d}
@@ -77,49 +78,45 @@ def test_forward_matches_oracle(method, prob):
     np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @SETTINGS
 @given(prob=problems())
-def test_every_direct_variant_and_layout(prob):
-    """gemm in both layouts, and taps where there is one input channel per group,
-    whatever the planner would pick."""
+def test_every_direct_variant(native, prob):
+    """gemm, and taps where there is one input channel per group, whatever the planner
+    would pick; the window gather compiled and its NumPy twin."""
+    with _native.use_native(native):
+        check_direct_variants(prob)
+
+
+def check_direct_variants(prob):
     nsp, x, w, b, opts = prob
     geo = _args.geometry(x, w, None, nsp, opts["stride"], opts["padding"], opts["dilation"],
                          opts["groups"], opts["padding_mode"])
     ref = conv_naive(x, w, None, **opts)
     xp = _pad.pad(x, geo.pads, geo.padding_mode)
-    np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9, atol=1e-9)
-    if all(s == 1 for s in geo.stride):      # the other layout, forced
-        lay = _direct.layout(geo)
-        old = _direct.SHIFTED_MIN_USEFUL
-        try:
-            _direct.SHIFTED_MIN_USEFUL = 2.0 if lay.shifted else 0.0
-            assert _direct.layout(geo).shifted != lay.shifted
-            np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
-                                       atol=1e-9)
-        finally:
-            _direct.SHIFTED_MIN_USEFUL = old
+    np.testing.assert_allclose(_direct.gemm_forward(x, w, geo), ref, rtol=1e-9, atol=1e-9)
     if geo.cg == 1:
         np.testing.assert_allclose(_direct.taps_forward(xp, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
     old, chunk = _direct.THREAD_MIN_MACS, _direct.COLS_CHUNK_BYTES
     try:                              # images split over the thread pool
         _direct.THREAD_MIN_MACS = 0
-        np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
+        np.testing.assert_allclose(_direct.gemm_forward(x, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
         if geo.cg == 1:
             np.testing.assert_allclose(_direct.taps_forward(xp, w, geo), ref, rtol=1e-9,
                                        atol=1e-9)
         r = np.random.default_rng(0).standard_normal(ref.shape)
         _direct.THREAD_MIN_MACS = old
-        one = _direct.gemm_backward(xp, w, r, geo)
+        one = _direct.gemm_backward(x, w, r, geo)
         _direct.THREAD_MIN_MACS = 0
-        split = _direct.gemm_backward(xp, w, r, geo)
+        split = _direct.gemm_backward(x, w, r, geo)
         for a, b in zip(one, split):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
         _direct.COLS_CHUNK_BYTES = 1      # one image, one band of output rows at a time
-        np.testing.assert_allclose(_direct.gemm_forward(xp, w, geo), ref, rtol=1e-9,
+        np.testing.assert_allclose(_direct.gemm_forward(x, w, geo), ref, rtol=1e-9,
                                    atol=1e-9)
-        banded = _direct.gemm_backward(xp, w, r, geo)
+        banded = _direct.gemm_backward(x, w, r, geo)
         for a, b in zip(one, banded):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
     finally:

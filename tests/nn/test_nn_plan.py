@@ -7,12 +7,12 @@ import sigconv.nn as nn
 
 def test_small_dense_kernels_go_direct_through_blas():
     p = nn.explain_conv((8, 64, 56, 56), (64, 64, 3, 3), padding=1)
-    assert (p.method, p.variant, p.layout) == ("direct", "gemm", "shifted")
+    assert (p.method, p.variant, p.layout) == ("direct", "gemm", "windows")
     assert p.reason == "cheapest predicted"
     assert p.costs["direct:gemm"] == min(p.costs.values())
     assert p.out_shape == (8, 64, 56, 56)
     p2 = nn.explain_conv((8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1)
-    assert (p2.method, p2.layout) == ("direct", "strided")
+    assert (p2.method, p2.layout) == ("direct", "windows")
     assert p2.out_shape == (8, 64, 28, 28)
     assert p2.costs["direct:gemm"] < p.costs["direct:gemm"]   # stride not computed
 
