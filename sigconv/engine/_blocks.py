@@ -50,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import _checks
 from .._errors import InputError, InputTypeError
+from . import _native
 from ._api import convolve as _engine_convolve
 from ._api import convolve_finite as _engine_convolve_finite
 from ._borders import BORDERS, Border, _pad, check_border, fold_passes
@@ -113,6 +114,17 @@ def filter_passes(image: ArrayLike, kernels: Sequence[ArrayLike], *, flip: bool 
     passes = [_kernel2d(k) for k in kernels]
     convolve = bool(flip)
     array = np.asarray(image)
+    _checks.choice(method, _METHODS, "method")
+    taps = _correlation_taps(passes, convolve)
+    if taps is not None and np.all([np.isfinite(t).all() for t in taps]):
+        array, cval, threads = _prepare(image, border, cval, alpha, workers)
+        kernel = _native_kernel(array, method, "sep_filter")
+        if kernel is not None:
+            # Borders read by index (no padded copy, kernels wider than the image too),
+            # rounded and clipped into the image's dtype by the kernel.
+            return _native_call(kernel, array, array.shape[-1] if array.ndim == 3
+                                else 1, array.dtype, taps[0], taps[1],
+                                _native.BORDER_CODES[border], cval, bool(alpha), threads)
     if array.ndim in (2, 3) and array.size and border in BORDERS:
         passes, convolve = fold_passes(passes, convolve, array.shape[:2], border)
     # The strips are what runs in parallel (``workers`` threads), so each engine call
@@ -189,7 +201,14 @@ def box_filter(image: ArrayLike, size: int | Sequence[int], *, border: Border = 
     sy, sx = _sizes(size)
     _checks.choice(method, _METHODS, "method")
     shape = (sy, sx)
-    array = np.asarray(image)
+    array, cval, threads = _prepare(image, border, cval, alpha, workers)
+    kernel = _native_kernel(array, method, "box_filter")
+    if kernel is not None:
+        # Exact integer window sums for 8/16-bit images (also for windows wider than
+        # the image, where the twin below folds float passes), borders by index.
+        return _native_call(kernel, array, array.shape[-1] if array.ndim == 3 else 1,
+                            array.dtype, sy, sx, _native.BORDER_CODES[border], cval,
+                            bool(alpha), threads)
     wide = array.ndim in (2, 3) and any(n > 2 * m + 1 for n, m in zip(shape, array.shape))
     if method != "auto" or wide:
         # The engine's averaging passes: asked for, or for a window wider than the image,
@@ -302,6 +321,79 @@ def map_rows(fn: Callable, array: np.ndarray, *, workers: int | None = None,
     return _by_rows(array, _checks.workers(workers), fn, whole=whole)
 
 
+# --------------------------------------------------------------------------- native
+
+# Image dtypes the compiled kernels take; the others (int8/16/32/64, float16) run the
+# NumPy twin (booleans arrive as uint8).
+_NATIVE_DTYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
+
+
+def _prepare(image: ArrayLike, border: str, cval, alpha: bool,
+             workers: int | None) -> tuple[np.ndarray, float, int]:
+    """The checks every block function makes: (image array, cval, threads)."""
+    cval = check_border(border, cval)
+    threads = _checks.workers(workers)
+    array = _image_array(image, alpha)
+    if border == "constant" and not np.isfinite(cval) and array.dtype.kind in "biu":
+        raise InputError(f"cval must be finite for an integer image, not {cval!r}")
+    return array, cval, threads
+
+
+def _native_kernel(array: np.ndarray, method: str, name: str) -> Callable | None:
+    """The compiled kernel ``name`` when it may filter ``array`` (else None: the NumPy
+    twin runs). Called in the caller's thread: :func:`sigconv.engine._native.use_native`
+    is thread-local."""
+    if method != "auto" or array.dtype not in _NATIVE_DTYPES:
+        return None
+    return getattr(_native.kernels(), name, None)
+
+
+def _native_call(kernel: Callable, array: np.ndarray, out_channels: int, out_dtype: np.dtype,
+                 *args) -> np.ndarray:
+    """``kernel(src, dst, *args)`` on the image as a C-contiguous ``(H, W, C)`` array (a copy
+    only for a non-contiguous image) into a new ``(H, W, out_channels)`` array, returned
+    with the image's number of axes."""
+    src = np.ascontiguousarray(array)
+    src3 = src if src.ndim == 3 else src[..., np.newaxis]
+    dst = np.empty(src3.shape[:2] + (out_channels,), out_dtype)
+    kernel(src3, dst, *args)
+    return dst if array.ndim == 3 else dst[..., 0]
+
+
+def _correlation_taps(passes: list[np.ndarray], convolve: bool
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(taps_y, taps_x)``: the 1-D correlation taps (origin ``len // 2``) of passes that
+    are one column and/or one row kernel, else None (a dense 2-D kernel)."""
+    taps = {0: [np.ones(1)], 1: [np.ones(1)]}
+    seen = set()
+    for k in passes:
+        if k.ndim != 2 or min(k.shape) != 1:
+            return None
+        axis = 0 if k.shape[1] == 1 else 1
+        if axis in seen:
+            return None
+        seen.add(axis)
+        w = np.asarray(k, dtype=np.float64).ravel()
+        if convolve:              # flipped, with ndimage.convolve's origin for even lengths
+            w = w[::-1]
+            if w.size % 2 == 0:
+                w = np.concatenate([[0.0], w])
+        taps[axis] = [w]
+    return np.ascontiguousarray(taps[0][0]), np.ascontiguousarray(taps[1][0])
+
+
+def _composed3x3(passes: list[np.ndarray]) -> np.ndarray | None:
+    """The one 3x3 correlation kernel equal to the passes applied in turn, else None."""
+    kernel = np.ones((1, 1))
+    for k in passes:
+        k = np.asarray(k, dtype=np.float64)
+        full = np.zeros((kernel.shape[0] + k.shape[0] - 1, kernel.shape[1] + k.shape[1] - 1))
+        for (i, j), v in np.ndenumerate(k):      # correlating with a then b = with a * b
+            full[i:i + kernel.shape[0], j:j + kernel.shape[1]] += v * kernel
+        kernel = full
+    return kernel if kernel.shape == (3, 3) else None
+
+
 # --------------------------------------------------------------------------- dtypes
 
 
@@ -384,12 +476,8 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     output then has ``out_channels`` channels (default: the input's), in the input's
     dtype with ``cast``, else in the working dtype.
     """
-    cval = check_border(border, cval)
-    threads = _checks.workers(workers)
-    array = _image_array(image, alpha)
+    array, cval, threads = _prepare(image, border, cval, alpha, workers)
     has_alpha = bool(alpha)
-    if border == "constant" and not np.isfinite(cval) and array.dtype.kind in "biu":
-        raise InputError(f"cval must be finite for an integer image, not {cval!r}")
     dtype = array.dtype
     work = _work_dtype(dtype)
     top = full_scale(dtype)
@@ -972,9 +1060,8 @@ def edge_response(image: ArrayLike, operators: Sequence[Sequence[ArrayLike]], *,
     array([[ 0.,  0., 10.,  0.],
            [ 0.,  0., 10.,  0.]], dtype=float32)
     """
-    array = _image_array(image, alpha)
+    array, cval, threads = _prepare(image, border, cval, alpha, workers)
     has_alpha = bool(alpha)
-    threads = _checks.workers(workers)
     if not 1 <= len(operators) <= 2:
         raise InputError(f"operators must hold one or two operators, not {len(operators)}")
     passes = [[_kernel2d(k) for k in op] for op in operators]
@@ -995,6 +1082,15 @@ def edge_response(image: ArrayLike, operators: Sequence[Sequence[ArrayLike]], *,
     pads = ops[0][0]
     if any(p != pads for p, _ in ops):
         raise InputError("the operators must span the same square (the same reach)")
+    kernel = _native_kernel(array, method, "edges3x3")
+    composed = [_composed3x3(p) for p in passes]
+    if kernel is not None and all(k is not None for k in composed):
+        # One pass over memory: the colour mix, both operators, the magnitude and the
+        # rounding into the output, borders by index.
+        return _native_call(kernel, array, 1 if luminance else n_colour,
+                            array.dtype if cast else _work_dtype(array.dtype), composed[0],
+                            composed[1] if len(composed) == 2 else None,
+                            _native.BORDER_CODES[border], cval, has_alpha, luma, threads)
 
     def plane(block: np.ndarray, which) -> np.ndarray:
         return block[which] if planar else block[..., which]
