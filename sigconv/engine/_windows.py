@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import workers as check_workers
 from .._errors import InputError, InputTypeError
 from . import _native
 
@@ -67,20 +68,6 @@ def _range(r, total: int, name: str) -> tuple[int, int]:
     if not a <= b <= total:
         raise InputError(f"{name} must be a range (start, stop) within 0..{total}, not {r!r}")
     return a, b
-
-
-def _check_workers(workers) -> int:
-    if workers is None:
-        return _native_threads()
-    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) \
-            or workers < 1:
-        raise InputError(f"workers must be a positive integer, not {workers!r}")
-    return int(workers)
-
-
-def _native_threads() -> int:
-    from ..backends import default_workers
-    return default_workers()
 
 
 def _window(shape: tuple[int, ...], kernel, stride, dilation, padding, images,
@@ -179,7 +166,7 @@ def gather_windows(x: ArrayLike, kernel, stride=1, dilation=1, padding=0, *,
     """
     x = _float_array(x, "x")
     win = _window(x.shape, kernel, stride, dilation, padding, images, positions)
-    threads = _check_workers(workers)
+    threads = check_workers(workers)
     shape = _cols_shape(x.shape, win)
     cols = np.empty(shape, x.dtype) if out is None else _out_array(out, shape, x.dtype, "out")
     core = _native.kernels()
@@ -236,7 +223,7 @@ def scatter_windows(cols: ArrayLike, in_shape, kernel, stride=1, dilation=1, pad
     c = _float_array(cols, "cols")
     shape = tuple(int(v) for v in in_shape)
     win = _window(shape, kernel, stride, dilation, padding, images, positions)
-    threads = _check_workers(workers)
+    threads = check_workers(workers)
     want = _cols_shape(shape, win)
     if c.shape != want:
         raise InputError(f"cols must have shape {want} for input {shape}, not {c.shape}")

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import choice, positive_int
 from .._errors import InputError, InputTypeError
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -120,9 +121,7 @@ def resolve_padding(padding, n: int, kernel, dilation, stride) -> tuple[tuple[in
 
 
 def check_padding_mode(mode) -> str:
-    if not isinstance(mode, str) or mode not in PADDING_MODES:
-        raise InputError(f"padding_mode must be one of {list(PADDING_MODES)}, not {mode!r}")
-    return mode
+    return choice(mode, PADDING_MODES, "padding_mode", ordered=True)
 
 
 def out_sizes(in_size, kernel, stride, dilation, pads) -> tuple[int, ...]:
@@ -183,9 +182,7 @@ def geometry(x: np.ndarray, w: np.ndarray, bias, nsp: int, stride, padding, dila
         raise InputError(f"weight must be {nsp + 2}-d (C_out, C_in/groups, "
                          f"{'kernel' if nsp == 1 else '*kernel'}) for conv{nsp}d, "
                          f"got shape {w.shape}")
-    g = _int(groups, "groups")
-    if g < 1:
-        raise InputError(f"groups must be a positive integer, not {groups!r}")
+    g = positive_int(groups, "groups")
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
     if c_in % g:

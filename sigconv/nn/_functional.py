@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import choice
 from .._errors import InputError
 from . import _direct, _spectral
 from ._args import as_array, as_tuple, float_dtype, geometry, out_sizes, resolve_padding
@@ -19,9 +20,7 @@ METHODS = ("auto", "direct", "fft", "oa")
 
 
 def _check_method(method) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise InputError(f"method must be one of {list(METHODS)}, not {method!r}")
-    return method
+    return choice(method, METHODS, "method", ordered=True)
 
 
 def _prepare(nsp, x, w, bias, stride, padding, dilation, groups, padding_mode, grad_y=None):

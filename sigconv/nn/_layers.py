@@ -7,6 +7,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._checks import positive_int
 from .._errors import InputError
 from . import _functional as F
 from ._args import FLOAT_DTYPES, as_tuple, check_padding_mode, resolve_padding
@@ -20,9 +21,9 @@ class _ConvNd:
                  padding_mode: str = "zeros", *, dtype=np.float32, seed=None, rng=None,
                  method: str = "auto"):
         n = self._nsp
-        c_in = as_tuple(in_channels, 1, "in_channels", 1)[0]
-        c_out = as_tuple(out_channels, 1, "out_channels", 1)[0]
-        g = as_tuple(groups, 1, "groups", 1)[0]
+        c_in = positive_int(in_channels, "in_channels")
+        c_out = positive_int(out_channels, "out_channels")
+        g = positive_int(groups, "groups")
         if c_in % g or c_out % g:
             raise InputError(f"in_channels ({c_in}) and out_channels ({c_out}) must both be "
                              f"divisible by groups ({g})")
