@@ -1,10 +1,950 @@
-// image kernels of the compiled core (filled in by its owner).
+// Image kernels of the compiled core: separable FIR passes (the Gaussian), box window sums,
+// 3x3 operators with the edge magnitude, alpha premultiplication, rounding into the output
+// dtype. The API and its exact semantics: /work/notes/native_image_api.md (mirrors the NumPy
+// path of sigconv/image/_filters.py). Every kernel reads borders by index (border_index), runs
+// over row strips (parallel_for) with per-strip scratch only, and computes every output
+// element by the same arithmetic whatever the strip it falls in, so results do not depend on
+// the thread count.
 #include "common.hpp"
 
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
 namespace sigconv {
+namespace {
+
+using idx = std::ptrdiff_t;
+
+// ------------------------------------------------------------------ dtypes and arrays
+
+enum Dt : int { U8 = 0, U16 = 1, F32 = 2, F64 = 3, BAD = -1 };
+
+Dt dt_of(const py::array& a) {
+    const auto d = a.dtype();
+    if (d.is(py::dtype::of<uint8_t>())) return U8;
+    if (d.is(py::dtype::of<uint16_t>())) return U16;
+    if (d.is(py::dtype::of<float>())) return F32;
+    if (d.is(py::dtype::of<double>())) return F64;
+    return BAD;
+}
+
+const char* dt_name(int dt) {
+    switch (dt) {
+    case U8: return "uint8";
+    case U16: return "uint16";
+    case F32: return "float32";
+    case F64: return "float64";
+    default: return "unsupported";
+    }
+}
+
+struct Arr {
+    char* ptr = nullptr;
+    idx n0 = 0, n1 = 0, n2 = 0;  // (H, W, C) for images
+    idx size = 0;
+    Dt dt = BAD;
+};
+
+void check_contiguous(const py::array& a, const char* name) {
+    idx expect = a.itemsize();
+    for (idx d = a.ndim() - 1; d >= 0; --d) {
+        if (a.shape(d) > 1 && a.strides(d) != expect)
+            throw py::value_error(std::string(name) + " must be C-contiguous");
+        expect *= a.shape(d);
+    }
+}
+
+Arr take(py::array& a, const char* name, bool write, int ndim) {
+    if (ndim > 0 && a.ndim() != ndim)
+        throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) +
+                              " dimensions, not " + std::to_string(a.ndim()));
+    check_contiguous(a, name);
+    Arr r;
+    r.dt = dt_of(a);
+    if (r.dt == BAD)
+        throw py::type_error(std::string(name) + " must be uint8, uint16, float32 or float64, not " +
+                             std::string(py::str(a.dtype())));
+    if (write && !a.writeable()) throw py::value_error(std::string(name) + " is read-only");
+    r.ptr = write ? static_cast<char*>(a.mutable_data()) : const_cast<char*>(
+                                                               static_cast<const char*>(a.data()));
+    r.size = a.size();
+    if (a.ndim() == 3) {
+        r.n0 = a.shape(0);
+        r.n1 = a.shape(1);
+        r.n2 = a.shape(2);
+    }
+    return r;
+}
+
+// The accumulator: float32 for 8/16-bit and float32 images, float64 for float64 ones.
+template <class S> struct AccOf { using type = float; };
+template <> struct AccOf<double> { using type = double; };
+
+template <class T> constexpr double top_of() {
+    if constexpr (std::is_same_v<T, uint8_t>) return 255.0;
+    else if constexpr (std::is_same_v<T, uint16_t>) return 65535.0;
+    else return 1.0;
+}
+
+template <class T> constexpr bool is_int() { return std::is_integral_v<T>; }
+
+template <class F> void with_type(int dt, F&& f) {
+    switch (dt) {
+    case U8: f(uint8_t{}); break;
+    case U16: f(uint16_t{}); break;
+    case F32: f(float{}); break;
+    case F64: f(double{}); break;
+    default: throw py::type_error("unsupported dtype");
+    }
+}
+
+// Accumulator dtype code of an image dtype.
+int acc_dt(int dt) { return dt == F64 ? F64 : F32; }
+
+void check_border(int border) {
+    if (border < REFLECT || border > MIRROR)
+        throw py::value_error("border code must be 0..4, not " + std::to_string(border));
+}
+
+// ------------------------------------------------------------------ rounding into a dtype
+
+// Round half-to-even and clip into D (integers), or convert (floats). NaN goes to 0 (the
+// NumPy path has no defined result there). Clipping to integer bounds before rounding gives
+// what rounding then clipping gives; the rounding adds and subtracts 1.5 * 2^mantissa, which
+// rounds to nearest-even under the default rounding mode for |x| < 2^(mantissa - 1).
+template <class A, class D> SIGCONV_CLONES void store_row(const A* in, D* out, idx n) {
+    if constexpr (is_int<D>()) {
+        const A lo = A(0), hi = A(top_of<D>());
+        const A magic = std::is_same_v<A, float> ? A(12582912.0) : A(6755399441055744.0);
+        for (idx i = 0; i < n; ++i) {
+            A x = in[i];
+            x = x > lo ? x : lo;
+            x = x < hi ? x : hi;
+            x = (x + magic) - magic;
+            out[i] = D(int32_t(x));
+        }
+    } else {
+        for (idx i = 0; i < n; ++i) out[i] = D(in[i]);
+    }
+}
+
+// ------------------------------------------------------------------ alpha
+
+// Colour channels times acc(1/top) * alpha, as _run does (the factor first, then products).
+template <class A> SIGCONV_CLONES void premultiply_row(A* row, idx npix, idx C, A inv_top) {
+    for (idx p = 0; p < npix; ++p) {
+        A* px = row + p * C;
+        const A f = inv_top * px[C - 1];
+        for (idx c = 0; c < C - 1; ++c) px[c] *= f;
+    }
+}
+
+// Colour channels times acc(top) / a where the alpha a > clear, else 0.
+template <class A> SIGCONV_CLONES void unpremultiply_row(A* row, idx npix, idx C, A top, A clear) {
+    for (idx p = 0; p < npix; ++p) {
+        A* px = row + p * C;
+        const A a = px[C - 1];
+        const A f = a > clear ? top / a : A(0);
+        for (idx c = 0; c < C - 1; ++c) px[c] *= f;
+    }
+}
+
+template <class S, class A> SIGCONV_CLONES void convert_row(const S* in, A* out, idx n) {
+    for (idx i = 0; i < n; ++i) out[i] = A(in[i]);
+}
+
+template <class A> SIGCONV_CLONES void scale_row(A* row, idx n, A s) {
+    for (idx i = 0; i < n; ++i) row[i] *= s;
+}
+
+// A source row, converted to acc, premultiplied (alpha) and scaled (box: 1/area), as the NumPy
+// path does: convert, premultiply, scale.
+template <class S, class A>
+void load_row(const S* in, A* out, idx npix, idx C, bool alpha, A inv_top, A scale,
+              bool scaled) {
+    convert_row<S, A>(in, out, npix * C);
+    if (alpha) premultiply_row<A>(out, npix, C, inv_top);
+    if (scaled) scale_row<A>(out, npix * C, scale);
+}
+
+// The pixel a constant border reads, converted as load_row converts a pixel.
+template <class A>
+std::vector<A> const_pixel(double cval, idx C, bool alpha, A inv_top, A scale, bool scaled) {
+    std::vector<A> px(static_cast<size_t>(C), A(cval));
+    if (alpha) {
+        const A f = inv_top * px[C - 1];
+        for (idx c = 0; c < C - 1; ++c) px[c] *= f;
+    }
+    if (scaled)
+        for (auto& v : px) v *= scale;
+    return px;
+}
+
+// ------------------------------------------------------------------ FIR along pointer sets
+
+// GCC unrolled the tap loops by two and then left the inner chunk loop scalar (a 25x slower
+// Gaussian); one tap per iteration, the chunk's loops unrolled, keeps the chunk's sums in
+// vector registers.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SIGCONV_NO_UNROLL _Pragma("GCC unroll 1")
+#define SIGCONV_UNROLL_CHUNK _Pragma("GCC unroll 32")
+#else
+#define SIGCONV_NO_UNROLL
+#define SIGCONV_UNROLL_CHUNK
+#endif
+
+// out[i] = w[0] p[R][i] + sum_{k=1..R} w[k] (p[R-k][i] + p[R+k][i]), i in [0, n): the
+// symmetric pass (taps w[k] = taps[R + k] of an odd symmetric kernel). Chunks of CH outputs
+// keep their sums in registers while the taps go by.
+template <class A> SIGCONV_CLONES void fir_sym(const A* const* p, const A* w, int R, A* out, idx n) {
+    constexpr int CH = std::is_same_v<A, float> ? 32 : 16;
+    idx i = 0;
+    for (; i + CH <= n; i += CH) {
+        A acc[CH];
+        const A* c = p[R] + i;
+        SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) acc[j] = w[0] * c[j];
+        SIGCONV_NO_UNROLL
+        for (int k = 1; k <= R; ++k) {
+            const A* a = p[R - k] + i;
+            const A* b = p[R + k] + i;
+            const A wk = w[k];
+            SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) acc[j] += wk * (a[j] + b[j]);
+        }
+        SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) out[i + j] = acc[j];
+    }
+    for (; i < n; ++i) {
+        A acc = w[0] * p[R][i];
+        for (int k = 1; k <= R; ++k) acc += w[k] * (p[R - k][i] + p[R + k][i]);
+        out[i] = acc;
+    }
+}
+
+// out[i] = sum_j w[j] p[j][i], j in [0, K): any taps (zero taps are left out by the caller).
+template <class A> SIGCONV_CLONES void fir_gen(const A* const* p, const A* w, int K, A* out, idx n) {
+    constexpr int CH = std::is_same_v<A, float> ? 32 : 16;
+    idx i = 0;
+    for (; i + CH <= n; i += CH) {
+        A acc[CH];
+        const A* c = p[0] + i;
+        SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) acc[j] = w[0] * c[j];
+        SIGCONV_NO_UNROLL
+        for (int k = 1; k < K; ++k) {
+            const A* a = p[k] + i;
+            const A wk = w[k];
+            SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) acc[j] += wk * a[j];
+        }
+        SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) out[i + j] = acc[j];
+    }
+    for (; i < n; ++i) {
+        A acc = w[0] * p[0][i];
+        for (int k = 1; k < K; ++k) acc += w[k] * p[k][i];
+        out[i] = acc;
+    }
+}
+
+// A 1-D pass: taps (correlation, origin len // 2), folded when longer than 2n + 1 for a line of
+// n samples (beyond the edge every border mode repeats itself: see _fold_passes), and whether
+// the taps are odd and exactly symmetric.
+template <class A> struct Pass {
+    std::vector<A> w;       // symmetric: w[k] = taps[R + k], k = 0..R; else all taps
+    int before = 0, after = 0;
+    bool sym = false;
+};
+
+template <class A> Pass<A> make_pass(const std::vector<double>& taps_in, idx n, int border) {
+    std::vector<double> taps = taps_in;
+    idx origin = idx(taps.size()) / 2;
+    if (idx(taps.size()) > 2 * n + 1) {
+        std::vector<double> folded(static_cast<size_t>(2 * n + 1), 0.0);
+        for (idx j = 0; j < idx(taps.size()); ++j) {
+            idx u = j - origin, t;
+            idx period = border == REFLECT ? 2 * n : border == MIRROR ? std::max<idx>(2 * n - 2, 1)
+                         : border == WRAP ? n : 0;
+            if (period == 0) {
+                t = std::min(std::max(u, -n), n);
+            } else {
+                t = (u + n) % period;
+                if (t < 0) t += period;
+                t -= n;
+            }
+            folded[static_cast<size_t>(t + n)] += taps[static_cast<size_t>(j)];
+        }
+        taps.swap(folded);
+        origin = n;
+    }
+    Pass<A> p;
+    const idx L = idx(taps.size());
+    p.before = int(origin);
+    p.after = int(L - 1 - origin);
+    bool sym = (L % 2 == 1);
+    for (idx j = 0; sym && j < L / 2; ++j)
+        sym = A(taps[static_cast<size_t>(j)]) == A(taps[static_cast<size_t>(L - 1 - j)]);
+    p.sym = sym;
+    if (sym) {
+        for (idx k = origin; k < L; ++k) p.w.push_back(A(taps[static_cast<size_t>(k)]));
+    } else {
+        for (double t : taps) p.w.push_back(A(t));
+    }
+    return p;
+}
+
+template <class A> void run_pass(const Pass<A>& ps, const A* const* p, A* out, idx n) {
+    if (ps.sym)
+        fir_sym<A>(p, ps.w.data(), ps.before, out, n);
+    else
+        fir_gen<A>(p, ps.w.data(), int(ps.w.size()), out, n);
+}
+
+// Fill the border columns of a padded row (bx pixels before, ax after, W pixels inside
+// starting at row + bx * C) by index; `cpx` (C values) for the constant border.
+template <class A>
+void fill_columns(A* row, idx W, idx C, idx bx, idx ax, int border, const A* cpx) {
+    A* mid = row + bx * C;
+    for (idx x = -bx; x < 0; ++x) {
+        idx s = border_index(x, W, border);
+        const A* from = s < 0 ? cpx : mid + s * C;
+        for (idx c = 0; c < C; ++c) mid[x * C + c] = from[c];
+    }
+    for (idx x = W; x < W + ax; ++x) {
+        idx s = border_index(x, W, border);
+        const A* from = s < 0 ? cpx : mid + s * C;
+        for (idx c = 0; c < C; ++c) mid[x * C + c] = from[c];
+    }
+}
+
+// ------------------------------------------------------------------ separable filter
+
+template <class S, class D>
+void sep_filter_impl(const Arr& src, const Arr& dst, const std::vector<double>& ty,
+                     const std::vector<double>& tx, int border, double cval, bool alpha,
+                     int threads) {
+    using A = typename AccOf<S>::type;
+    const idx H = src.n0, W = src.n1, C = src.n2, WC = W * C;
+    const S* in = reinterpret_cast<const S*>(src.ptr);
+    D* outp = reinterpret_cast<D*>(dst.ptr);
+    const Pass<A> py_ = make_pass<A>(ty, H, border), px_ = make_pass<A>(tx, W, border);
+    const A top = A(top_of<S>()), inv_top = A(1.0 / top_of<S>());
+    const A clear = is_int<S>() ? A(0.5) : A(top_of<S>() * 256 * std::numeric_limits<A>::epsilon());
+    const std::vector<A> cpx = const_pixel<A>(cval, C, alpha, inv_top, A(1), false);
+    const idx Ly = py_.before + py_.after + 1, bx = px_.before, ax = px_.after;
+    // The vertical pass of a constant column: what the padded image's border columns become.
+    std::vector<A> ccol(static_cast<size_t>(C));
+    {
+        std::vector<const A*> ptrs(static_cast<size_t>(Ly), cpx.data());
+        run_pass<A>(py_, ptrs.data(), ccol.data(), C);
+    }
+    const bool direct = std::is_same_v<S, A> && !alpha;   // rows read in place
+    constexpr idx K = 16;                                  // output rows per batch
+    idx T = 196608 / (idx(sizeof(A)) * (K + Ly - 1)) / C * C;  // columns per tile
+    T = std::max<idx>(T, std::max<idx>(C, 64 / C * C));
+    T = std::min(T, WC);
+
+    parallel_for(H, threads, [&](idx r0, idx r1) {
+        std::vector<A> F(direct ? 0 : static_cast<size_t>((K + Ly - 1) * T));
+        std::vector<A> mid(static_cast<size_t>(K * (W + bx + ax) * C));
+        std::vector<A> hrow(static_cast<size_t>(WC));
+        std::vector<A> crow(direct ? static_cast<size_t>(WC) : 0);
+        if (direct)
+            for (idx i = 0; i < WC; ++i) crow[static_cast<size_t>(i)] = cpx[static_cast<size_t>(i % C)];
+        std::vector<const A*> rows(static_cast<size_t>(K + Ly - 1));
+        std::vector<const A*> hp(static_cast<size_t>(px_.before + px_.after + 1));
+        const idx MW = (W + bx + ax) * C;
+        for (idx b0 = r0; b0 < r1; b0 += K) {
+            const idx k = std::min(K, r1 - b0);
+            const idx nrows = k + Ly - 1;
+            for (idx t0 = 0; t0 < WC; t0 += T) {
+                const idx tn = std::min(T, WC - t0);
+                for (idx q = 0; q < nrows; ++q) {
+                    const idx s = border_index(b0 - py_.before + q, H, border);
+                    if (direct) {
+                        rows[static_cast<size_t>(q)] = (s < 0 ? reinterpret_cast<const A*>(crow.data())
+                                                              : reinterpret_cast<const A*>(in + s * WC)) + t0;
+                    } else {
+                        A* f = F.data() + q * T;
+                        if (s < 0) {
+                            for (idx i = 0; i < tn; ++i) f[i] = cpx[static_cast<size_t>((t0 + i) % C)];
+                        } else {
+                            load_row<S, A>(in + s * WC + t0, f, tn / C, C, alpha, inv_top, A(1), false);
+                        }
+                        rows[static_cast<size_t>(q)] = f;
+                    }
+                }
+                for (idx j = 0; j < k; ++j)
+                    run_pass<A>(py_, rows.data() + j, mid.data() + j * MW + bx * C + t0, tn);
+            }
+            for (idx j = 0; j < k; ++j) {
+                A* m = mid.data() + j * MW;
+                fill_columns<A>(m, W, C, bx, ax, border, ccol.data());
+                for (idx t = 0; t < idx(hp.size()); ++t) hp[static_cast<size_t>(t)] = m + t * C;
+                run_pass<A>(px_, hp.data(), hrow.data(), WC);
+                if (alpha) unpremultiply_row<A>(hrow.data(), W, C, top, clear);
+                store_row<A, D>(hrow.data(), outp + (b0 + j) * WC, WC);
+            }
+        }
+    });
+}
+
+// ------------------------------------------------------------------ box filter
+
+template <class U, class D>
+SIGCONV_CLONES void box_divide_row(const U* s, D* out, idx n, U half, idx area, int how,
+                                   float inv32, double inv64) {
+    if (how == 0) {
+        // floor((s + half + 0.5) / area) from a float32 product: exact while s + half + 1 <=
+        // 2^21 (the product's error stays below 0.25 / area, the quotient's distance from an
+        // integer is at least 0.5 / area).
+        for (idx i = 0; i < n; ++i) out[i] = D(int32_t((float(int32_t(s[i] + half)) + 0.5f) * inv32));
+    } else if (how == 1) {
+        for (idx i = 0; i < n; ++i) out[i] = D(int64_t((double(s[i] + half) + 0.5) * inv64));
+    } else {
+        for (idx i = 0; i < n; ++i) out[i] = D((s[i] + half) / U(area));
+    }
+}
+
+template <class U, class S> SIGCONV_CLONES void add_sub_row(U* acc, const S* plus, const S* minus, idx n) {
+    for (idx i = 0; i < n; ++i) acc[i] += U(plus[i]) - U(minus[i]);
+}
+
+template <class U, class S> SIGCONV_CLONES void add_row(U* acc, const S* plus, idx n) {
+    for (idx i = 0; i < n; ++i) acc[i] += U(plus[i]);
+}
+
+// Running horizontal sums of n pixels along a padded row (C interleaved lines): out[x] =
+// sum of hp[x .. x + n - 1] (pixels).
+template <class U> void running_row(const U* hp, U* out, idx W, idx C, idx n) {
+    for (idx c = 0; c < C; ++c) {
+        U s = 0;
+        for (idx k = 0; k < n; ++k) s += hp[k * C + c];
+        out[c] = s;
+    }
+    const idx WC = W * C, off = (n - 1) * C + C;   // hp[i + (n-1) C] for output i, minus hp[i - C]
+    for (idx i = C; i < WC; ++i) out[i] = out[i - C] + (hp[i - C + off] - hp[i - C]);
+}
+
+// Exact integer box of an 8/16-bit image: column sums kept running down the strip (a row in,
+// a row out), then running sums along each row; U is an unsigned type that holds every
+// window sum (sums wrap modulo 2^bits in between and come out exact).
+template <class S, class U, class D>
+void box_int(const Arr& src, const Arr& dst, idx ny, idx nx, int border, S cv, int threads) {
+    const idx H = src.n0, W = src.n1, C = src.n2, WC = W * C;
+    const S* in = reinterpret_cast<const S*>(src.ptr);
+    D* out = reinterpret_cast<D*>(dst.ptr);
+    const idx ay = ny / 2, axb = nx / 2, axa = nx - 1 - nx / 2;
+    const idx area = ny * nx;
+    const U half = U(area / 2);
+    const double top = top_of<S>() * double(area) + double(area);
+    const int how = is_int<D>() ? (top + 1 <= 2097152.0 ? 0 : top + 1 <= 4503599627370496.0 ? 1 : 2)
+                                : 3;
+    const float inv32 = 1.0f / float(area);
+    const double inv64 = 1.0 / double(area);
+    parallel_for(H, threads, [&](idx r0, idx r1) {
+        std::vector<U> hp(static_cast<size_t>((W + nx - 1) * C));
+        std::vector<U> sums(static_cast<size_t>(WC));
+        std::vector<S> crow(static_cast<size_t>(WC), cv);
+        std::vector<U> ccol(static_cast<size_t>(C), U(U(cv) * U(ny)));
+        U* colsum = hp.data() + axb * C;
+        auto row = [&](idx g) -> const S* {
+            idx s = border_index(g, H, border);
+            return s < 0 ? crow.data() : in + s * WC;
+        };
+        for (idx r = r0; r < r1; ++r) {
+            if (r == r0) {
+                std::fill(colsum, colsum + WC, U(0));
+                for (idx k = 0; k < ny; ++k) add_row<U, S>(colsum, row(r - ay + k), WC);
+            } else {
+                add_sub_row<U, S>(colsum, row(r - ay + ny - 1), row(r - ay - 1), WC);
+            }
+            fill_columns<U>(hp.data(), W, C, axb, axa, border, ccol.data());
+            running_row<U>(hp.data(), sums.data(), W, C, nx);
+            D* o = out + r * WC;
+            if constexpr (is_int<D>()) {
+                box_divide_row<U, D>(sums.data(), o, WC, half, area, how, inv32, inv64);
+            } else {
+                for (idx i = 0; i < WC; ++i) o[i] = D(double(sums[static_cast<size_t>(i)]) / double(area));
+            }
+        }
+    });
+}
+
+template <class A> SIGCONV_CLONES void add_rows(A* out, const A* a, const A* b, idx n) {
+    for (idx i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+// Two-sided block sums along a padded row (C interleaved lines, L pixels): blocks of n pixels
+// from the row's start; window x (pixels x .. x + n - 1) is the suffix sum of x's block from x
+// plus the prefix sum of the next block up to x + n - 1; both lie inside the window.
+template <class A>
+void block_row(const A* hp, A* pre, A* suf, A* out, idx W, idx L, idx C, idx n) {
+    for (idx b = 0; b < L; b += n) {
+        const idx e = std::min(b + n, L);
+        for (idx c = 0; c < C; ++c) {
+            A s = hp[b * C + c];
+            pre[b * C + c] = s;
+            for (idx x = b + 1; x < e; ++x) pre[x * C + c] = s = s + hp[x * C + c];
+            s = hp[(e - 1) * C + c];
+            suf[(e - 1) * C + c] = s;
+            for (idx x = e - 2; x >= b; --x) suf[x * C + c] = s = hp[x * C + c] + s;
+        }
+    }
+    for (idx b = 0; b < W; b += n) {
+        const idx e = std::min(b + n, W);
+        for (idx c = 0; c < C; ++c) out[b * C + c] = suf[b * C + c];
+        if (e > b + 1)
+            add_rows<A>(out + (b + 1) * C, suf + (b + 1) * C, pre + (b + n) * C, (e - b - 1) * C);
+    }
+}
+
+idx floordiv(idx a, idx b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Float box: values (premultiplied, then scaled by 1/area) summed by two-sided block sums down
+// the columns (blocks of ny rows aligned on global row multiples) then along the rows.
+template <class S, class D>
+void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, double cval,
+               bool alpha, int threads) {
+    using A = typename AccOf<S>::type;
+    const idx H = src.n0, W = src.n1, C = src.n2, WC = W * C;
+    const S* in = reinterpret_cast<const S*>(src.ptr);
+    D* out = reinterpret_cast<D*>(dst.ptr);
+    const idx ay = ny / 2, axb = nx / 2, axa = nx - 1 - nx / 2, L = W + nx - 1;
+    const A top = A(top_of<S>()), inv_top = A(1.0 / top_of<S>());
+    const A clear = is_int<S>() ? A(0.5) : A(top_of<S>() * 256 * std::numeric_limits<A>::epsilon());
+    const A scale = A(1.0 / double(ny * nx));
+    const std::vector<A> cpx = const_pixel<A>(cval, C, alpha, inv_top, scale, true);
+    // A constant column after the vertical sums, for each position t of the window's start
+    // in its block (the same additions as the rows get).
+    std::vector<A> ccol(static_cast<size_t>(ny * C));
+    for (idx c = 0; c < C; ++c) {
+        const A v = cpx[static_cast<size_t>(c)];
+        std::vector<A> suf(static_cast<size_t>(ny));
+        A s = v;
+        suf[static_cast<size_t>(ny - 1)] = s;
+        for (idx t = ny - 2; t >= 0; --t) suf[static_cast<size_t>(t)] = s = v + s;
+        A p = A(0);
+        for (idx t = 0; t < ny; ++t) {
+            if (t == 0) {
+                ccol[static_cast<size_t>(c)] = suf[0];
+            } else {
+                p = t == 1 ? v : p + v;
+                ccol[static_cast<size_t>(t * C + c)] = suf[static_cast<size_t>(t)] + p;
+            }
+        }
+    }
+    parallel_for(H, threads, [&](idx r0, idx r1) {
+        std::vector<A> Sb(static_cast<size_t>(ny * WC)), Xb(static_cast<size_t>(ny * WC));
+        std::vector<A> P(static_cast<size_t>(WC)), hp(static_cast<size_t>(L * C));
+        std::vector<A> pre(static_cast<size_t>(L * C)), suf(static_cast<size_t>(L * C));
+        std::vector<A> res(static_cast<size_t>(WC));
+        A* S_ = Sb.data();
+        A* X_ = Xb.data();
+        auto fetch = [&](idx g, A* to) {
+            idx s = border_index(g, H, border);
+            if (s < 0) {
+                for (idx i = 0; i < WC; ++i) to[i] = cpx[static_cast<size_t>(i % C)];
+            } else {
+                load_row<S, A>(in + s * WC, to, W, C, alpha, inv_top, scale, true);
+            }
+        };
+        auto suffix = [&](A* blk) {
+            for (idx t = ny - 2; t >= 0; --t) add_rows<A>(blk + t * WC, blk + t * WC, blk + (t + 1) * WC, WC);
+        };
+        const idx p0 = r0 - ay, p1 = r1 - ay;
+        idx B = floordiv(p0, ny);
+        for (idx t = 0; t < ny; ++t) fetch(B * ny + t, S_ + t * WC);
+        suffix(S_);
+        for (idx p = B * ny; p < p1; ++p) {
+            idx t = p - B * ny;
+            if (t == ny) {
+                fetch(B * ny + 2 * ny - 1, X_ + (ny - 1) * WC);
+                suffix(X_);
+                std::swap(S_, X_);
+                ++B;
+                t = 0;
+            }
+            if (t > 0) {
+                A* x = X_ + (t - 1) * WC;
+                fetch(B * ny + ny + t - 1, x);
+                if (t == 1) std::memcpy(P.data(), x, sizeof(A) * static_cast<size_t>(WC));
+                else add_rows<A>(P.data(), P.data(), x, WC);
+            }
+            if (p < p0) continue;
+            A* colsum = hp.data() + axb * C;
+            if (t == 0) std::memcpy(colsum, S_, sizeof(A) * static_cast<size_t>(WC));
+            else add_rows<A>(colsum, S_ + t * WC, P.data(), WC);
+            fill_columns<A>(hp.data(), W, C, axb, axa, border, ccol.data() + t * C);
+            block_row<A>(hp.data(), pre.data(), suf.data(), res.data(), W, L, C, nx);
+            if (alpha) unpremultiply_row<A>(res.data(), W, C, top, clear);
+            store_row<A, D>(res.data(), out + (p + ay) * WC, WC);
+        }
+    });
+}
+
+// ------------------------------------------------------------------ 3x3 operators
+
+struct Taps3 {
+    std::vector<double> w;
+    std::vector<int> dy, dx;
+};
+
+Taps3 taps3(const py::array_t<double, py::array::c_style | py::array::forcecast>& k) {
+    if (k.ndim() != 2 || k.shape(0) != 3 || k.shape(1) != 3)
+        throw py::value_error("3x3 taps must have shape (3, 3)");
+    Taps3 t;
+    for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x) {
+            double v = k.at(y, x);
+            if (v != 0.0) {
+                t.w.push_back(v);
+                t.dy.push_back(y);
+                t.dx.push_back(x);
+            }
+        }
+    return t;
+}
+
+template <class A> SIGCONV_CLONES void magnitude_row(A* gx, const A* gy, idx n) {
+    for (idx i = 0; i < n; ++i) gx[i] = std::sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
+}
+
+template <class A> SIGCONV_CLONES void luma_row(const A* in, A* out, idx npix, idx C, const A* l, idx nc) {
+    for (idx p = 0; p < npix; ++p) {
+        const A* px = in + p * C;
+        A s = px[0] * l[0];
+        for (idx c = 1; c < nc; ++c) s += px[c] * l[c];
+        out[p] = s;
+    }
+}
+
+template <class A> SIGCONV_CLONES void pick_colour(const A* in, A* out, idx npix, idx C, idx nc) {
+    for (idx p = 0; p < npix; ++p)
+        for (idx c = 0; c < nc; ++c) out[p * nc + c] = in[p * C + c];
+}
+
+template <class S, class D>
+void edges_impl(const Arr& src, const Arr& dst, const Taps3& kx, const Taps3* ky, int border,
+                double cval, bool alpha, const std::vector<double>& luma, int threads) {
+    using A = typename AccOf<S>::type;
+    const idx H = src.n0, W = src.n1, C = src.n2, WC = W * C;
+    const idx nc = C - (alpha ? 1 : 0);
+    const idx Co = luma.empty() ? nc : 1;      // channels filtered and written
+    const S* in = reinterpret_cast<const S*>(src.ptr);
+    D* out = reinterpret_cast<D*>(dst.ptr);
+    const A inv_top = A(1.0 / top_of<S>());
+    std::vector<A> lw(luma.begin(), luma.end());
+    std::vector<A> wx(kx.w.begin(), kx.w.end()), wy;
+    if (ky) wy.assign(ky->w.begin(), ky->w.end());
+    // the constant border's pixel, premultiplied and reduced as every pixel is
+    const std::vector<A> cfull = const_pixel<A>(cval, C, alpha, inv_top, A(1), false);
+    std::vector<A> cpx(static_cast<size_t>(Co));
+    if (luma.empty()) pick_colour<A>(cfull.data(), cpx.data(), 1, C, nc);
+    else luma_row<A>(cfull.data(), cpx.data(), 1, C, lw.data(), nc);
+    const idx MW = (W + 2) * Co;
+    parallel_for(H, threads, [&](idx r0, idx r1) {
+        std::vector<A> ring(static_cast<size_t>(3 * MW)), conv(static_cast<size_t>(WC));
+        std::vector<A> gx(static_cast<size_t>(W * Co)), gy(ky ? static_cast<size_t>(W * Co) : 0);
+        const idx none = std::numeric_limits<idx>::min();
+        idx have[3] = {none, none, none};   // which input row (border-mapped index) each slot holds
+        auto get = [&](idx g) -> const A* {
+            idx s = border_index(g, H, border);
+            idx slot = ((g % 3) + 3) % 3;
+            A* m = ring.data() + slot * MW;
+            if (have[slot] != g) {
+                have[slot] = g;
+                A* inner = m + Co;
+                if (s < 0) {
+                    for (idx i = 0; i < W * Co; ++i) inner[i] = cpx[static_cast<size_t>(i % Co)];
+                } else {
+                    load_row<S, A>(in + s * WC, conv.data(), W, C, alpha, inv_top, A(1), false);
+                    if (luma.empty()) {
+                        if (Co == C) std::memcpy(inner, conv.data(), sizeof(A) * static_cast<size_t>(WC));
+                        else pick_colour<A>(conv.data(), inner, W, C, nc);
+                    } else {
+                        luma_row<A>(conv.data(), inner, W, C, lw.data(), nc);
+                    }
+                }
+                fill_columns<A>(m, W, Co, 1, 1, border, cpx.data());
+            }
+            return m + Co;   // pixel 0
+        };
+        std::vector<const A*> px(9);
+        for (idx r = r0; r < r1; ++r) {
+            const A* rowp[3] = {get(r - 1), get(r), get(r + 1)};
+            // rows fetched in order r-1, r, r+1: a slot is reused only for g = r+1 (mod 3 of r-2)
+            for (size_t t = 0; t < kx.w.size(); ++t)
+                px[t] = rowp[kx.dy[t]] + (kx.dx[t] - 1) * Co;
+            if (wx.empty()) std::fill(gx.begin(), gx.end(), A(0));
+            else fir_gen<A>(px.data(), wx.data(), int(wx.size()), gx.data(), W * Co);
+            if (ky) {
+                for (size_t t = 0; t < ky->w.size(); ++t)
+                    px[t] = rowp[ky->dy[t]] + (ky->dx[t] - 1) * Co;
+                if (wy.empty()) std::fill(gy.begin(), gy.end(), A(0));
+                else fir_gen<A>(px.data(), wy.data(), int(wy.size()), gy.data(), W * Co);
+                magnitude_row<A>(gx.data(), gy.data(), W * Co);
+            }
+            store_row<A, D>(gx.data(), out + r * W * Co, W * Co);
+        }
+    });
+}
+
+// ------------------------------------------------------------------ standalone steps
+
+template <class A> SIGCONV_CLONES void scale_abs_row(const A* in, A* out, idx n, A s, bool absolute) {
+    if (absolute)
+        for (idx i = 0; i < n; ++i) out[i] = std::fabs(in[i]) * s;
+    else
+        for (idx i = 0; i < n; ++i) out[i] = in[i] * s;
+}
+
+template <class A> SIGCONV_CLONES A peak_row(const A* in, idx n) {
+    A m = A(0);
+    const A big = std::numeric_limits<A>::max();
+    for (idx i = 0; i < n; ++i) {
+        A v = std::fabs(in[i]);
+        v = v <= big ? v : A(0);   // NaN and inf left out
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+std::vector<double> taps_vec(const py::array_t<double, py::array::c_style | py::array::forcecast>& t,
+                             const char* name) {
+    if (t.ndim() != 1 || t.shape(0) < 1)
+        throw py::value_error(std::string(name) + " must be a non-empty 1-D array");
+    return std::vector<double>(t.data(), t.data() + t.shape(0));
+}
+
+void check_same_image(const Arr& s, const Arr& d, idx channels) {
+    if (d.n0 != s.n0 || d.n1 != s.n1 || d.n2 != channels)
+        throw py::value_error("dst must have shape (" + std::to_string(s.n0) + ", " +
+                              std::to_string(s.n1) + ", " + std::to_string(channels) + ")");
+}
+
+void check_dst_dtype(const Arr& s, const Arr& d) {
+    if (d.dt != s.dt && d.dt != acc_dt(s.dt))
+        throw py::type_error(std::string("dst must be ") + dt_name(s.dt) + " or " +
+                             dt_name(acc_dt(s.dt)) + " for a " + dt_name(s.dt) + " image, not " +
+                             dt_name(d.dt));
+}
+
+void check_common(const Arr& s, bool alpha, int threads, int border) {
+    check_border(border);
+    if (threads < 1) throw py::value_error("threads must be >= 1");
+    if (alpha && s.n2 < 2) throw py::value_error("alpha needs at least 2 channels");
+    if (s.n0 < 1 || s.n1 < 1 || s.n2 < 1) throw py::value_error("image is empty");
+}
+
+// Two-level dtype dispatch for (image, dst) with dst in {image dtype, acc}.
+template <class F> void dispatch2(int sdt, int ddt, F&& f) {
+    with_type(sdt, [&](auto s) {
+        using S = decltype(s);
+        using A = typename AccOf<S>::type;
+        if (ddt == sdt) f(s, S{});
+        else f(s, A{});
+        (void)sizeof(A);
+    });
+    (void)ddt;
+}
+
+}  // namespace
 
 void register_image(py::module_& m) {
-    (void)m;
+    using Taps = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+    m.def("sep_filter", [](py::array src, py::array dst, Taps taps_y, Taps taps_x, int border,
+                           double cval, bool alpha, int threads) {
+        Arr s = take(src, "src", false, 3), d = take(dst, "dst", true, 3);
+        check_common(s, alpha, threads, border);
+        check_same_image(s, d, s.n2);
+        check_dst_dtype(s, d);
+        auto ty = taps_vec(taps_y, "taps_y"), tx = taps_vec(taps_x, "taps_x");
+        py::gil_scoped_release nogil;
+        dispatch2(s.dt, d.dt, [&](auto si, auto di) {
+            sep_filter_impl<decltype(si), decltype(di)>(s, d, ty, tx, border, cval, alpha, threads);
+        });
+    }, py::arg("src"), py::arg("dst"), py::arg("taps_y"), py::arg("taps_x"), py::arg("border"),
+       py::arg("cval"), py::arg("alpha"), py::arg("threads"),
+       "Separable correlation (vertical taps_y, then horizontal taps_x; origin len // 2) of an "
+       "(H, W, C) image into dst (image dtype or float accumulator); see native_image_api.md");
+
+    m.def("box_filter", [](py::array src, py::array dst, long size_y, long size_x, int border,
+                           double cval, bool alpha, int threads) {
+        Arr s = take(src, "src", false, 3), d = take(dst, "dst", true, 3);
+        check_common(s, alpha, threads, border);
+        check_same_image(s, d, s.n2);
+        check_dst_dtype(s, d);
+        if (size_y < 1 || size_x < 1) throw py::value_error("box sizes must be >= 1");
+        const idx ny = size_y, nx = size_x;
+        const bool integer = (s.dt == U8 || s.dt == U16) && !alpha;
+        const double maxv = s.dt == U8 ? 255.0 : 65535.0;
+        const bool cval_ok = border != CONSTANT ||
+                             (std::isfinite(cval) && cval == std::floor(cval) && cval >= 0 && cval <= maxv);
+        py::gil_scoped_release nogil;
+        if (integer && cval_ok) {
+            const double top = maxv * double(ny) * double(nx);
+            dispatch2(s.dt, d.dt, [&](auto si, auto di) {
+                using S = decltype(si);
+                using D = decltype(di);
+                if constexpr (is_int<S>()) {
+                    if (top < 4294967296.0)
+                        box_int<S, uint32_t, D>(s, d, ny, nx, border, S(cval), threads);
+                    else
+                        box_int<S, uint64_t, D>(s, d, ny, nx, border, S(cval), threads);
+                }
+            });
+        } else {
+            dispatch2(s.dt, d.dt, [&](auto si, auto di) {
+                box_float<decltype(si), decltype(di)>(s, d, ny, nx, border, cval, alpha, threads);
+            });
+        }
+    }, py::arg("src"), py::arg("dst"), py::arg("size_y"), py::arg("size_x"), py::arg("border"),
+       py::arg("cval"), py::arg("alpha"), py::arg("threads"),
+       "Mean over size_y x size_x windows (ndimage's origin) of an (H, W, C) image into dst; "
+       "exact integer sums for 8/16-bit images without alpha; see native_image_api.md");
+
+    m.def("edges3x3", [](py::array src, py::array dst, Taps kx, std::optional<Taps> ky, int border,
+                         double cval, bool alpha, std::optional<Taps> luma, int threads) {
+        Arr s = take(src, "src", false, 3), d = take(dst, "dst", true, 3);
+        check_common(s, alpha, threads, border);
+        Taps3 tx = taps3(kx), ty;
+        if (ky) ty = taps3(*ky);
+        std::vector<double> lw;
+        const idx nc = s.n2 - (alpha ? 1 : 0);
+        if (luma) {
+            lw = taps_vec(*luma, "luma");
+            if (idx(lw.size()) != nc)
+                throw py::value_error("luma must have one weight per colour channel (" +
+                                      std::to_string(nc) + ")");
+        }
+        check_same_image(s, d, luma ? 1 : nc);
+        check_dst_dtype(s, d);
+        py::gil_scoped_release nogil;
+        dispatch2(s.dt, d.dt, [&](auto si, auto di) {
+            edges_impl<decltype(si), decltype(di)>(s, d, tx, ky ? &ty : nullptr, border, cval,
+                                                   alpha, lw, threads);
+        });
+    }, py::arg("src"), py::arg("dst"), py::arg("kx"), py::arg("ky"), py::arg("border"),
+       py::arg("cval"), py::arg("alpha"), py::arg("luma"), py::arg("threads"),
+       "3x3 correlation with kx (and ky: the magnitude sqrt(gx^2 + gy^2)) of the colour "
+       "channels or their luma, in one pass; see native_image_api.md");
+
+    m.def("convert", [](py::array src, py::array dst, double scale, bool absolute, int threads) {
+        Arr s = take(src, "src", false, 0), d = take(dst, "dst", true, 0);
+        if (s.dt != F32 && s.dt != F64) throw py::type_error("src must be float32 or float64");
+        if (s.size != d.size) throw py::value_error("src and dst must have the same size");
+        if (threads < 1) throw py::value_error("threads must be >= 1");
+        py::gil_scoped_release nogil;
+        with_type(s.dt, [&](auto si) {
+            using A = decltype(si);
+            if constexpr (std::is_floating_point_v<A>) {
+                with_type(d.dt, [&](auto di) {
+                    using D = decltype(di);
+                    const A* in = reinterpret_cast<const A*>(s.ptr);
+                    D* out = reinterpret_cast<D*>(d.ptr);
+                    constexpr idx CHUNK = 16384;
+                    const idx n = s.size, chunks = (n + CHUNK - 1) / CHUNK;
+                    parallel_for(chunks, threads, [&](idx c0, idx c1) {
+                        std::vector<A> buf(CHUNK);
+                        for (idx c = c0; c < c1; ++c) {
+                            const idx b = c * CHUNK, e = std::min(n, b + CHUNK);
+                            scale_abs_row<A>(in + b, buf.data(), e - b, A(scale), absolute);
+                            store_row<A, D>(buf.data(), out + b, e - b);
+                        }
+                    });
+                });
+            }
+        });
+    }, py::arg("src"), py::arg("dst"), py::arg("scale"), py::arg("absolute"), py::arg("threads"),
+       "dst = round_clip(f(src) * scale), f = abs if absolute; see native_image_api.md");
+
+    m.def("finite_peak", [](py::array src, int threads) {
+        Arr s = take(src, "src", false, 0);
+        if (s.dt != F32 && s.dt != F64) throw py::type_error("src must be float32 or float64");
+        if (threads < 1) throw py::value_error("threads must be >= 1");
+        double result = 0.0;
+        {
+            py::gil_scoped_release nogil;
+            with_type(s.dt, [&](auto si) {
+                using A = decltype(si);
+                if constexpr (std::is_floating_point_v<A>) {
+                    const A* in = reinterpret_cast<const A*>(s.ptr);
+                    constexpr idx CHUNK = 65536;
+                    const idx n = s.size, chunks = (n + CHUNK - 1) / CHUNK;
+                    std::vector<A> part(static_cast<size_t>(std::max<idx>(chunks, 1)), A(0));
+                    parallel_for(chunks, threads, [&](idx c0, idx c1) {
+                        for (idx c = c0; c < c1; ++c) {
+                            const idx b = c * CHUNK, e = std::min(n, b + CHUNK);
+                            part[static_cast<size_t>(c)] = peak_row<A>(in + b, e - b);
+                        }
+                    });
+                    A m = A(0);
+                    for (A v : part) m = v > m ? v : m;
+                    result = double(m);
+                }
+            });
+        }
+        return result;
+    }, py::arg("src"), py::arg("threads"), "largest finite |x| of a float array (0.0 if none)");
+
+    m.def("premultiply", [](py::array src, py::array dst, int threads) {
+        Arr s = take(src, "src", false, 3), d = take(dst, "dst", true, 3);
+        check_common(s, true, threads, 0);
+        check_same_image(s, d, s.n2);
+        if (d.dt != acc_dt(s.dt))
+            throw py::type_error(std::string("dst must be ") + dt_name(acc_dt(s.dt)));
+        py::gil_scoped_release nogil;
+        with_type(s.dt, [&](auto si) {
+            using S = decltype(si);
+            using A = typename AccOf<S>::type;
+            const idx W = s.n1, C = s.n2, WC = W * C;
+            const S* in = reinterpret_cast<const S*>(s.ptr);
+            A* out = reinterpret_cast<A*>(d.ptr);
+            parallel_for(s.n0, threads, [&](idx r0, idx r1) {
+                for (idx r = r0; r < r1; ++r)
+                    load_row<S, A>(in + r * WC, out + r * WC, W, C, true, A(1.0 / top_of<S>()), A(1), false);
+            });
+        });
+    }, py::arg("src"), py::arg("dst"), py::arg("threads"),
+       "colour channels times alpha / top into a float dst (alpha copied)");
+
+    m.def("unpremultiply", [](py::array src, py::array dst, double top, double clear, int threads) {
+        Arr s = take(src, "src", false, 3), d = take(dst, "dst", true, 3);
+        check_common(s, true, threads, 0);
+        check_same_image(s, d, s.n2);
+        if (s.dt != F32 && s.dt != F64) throw py::type_error("src must be float32 or float64");
+        py::gil_scoped_release nogil;
+        with_type(s.dt, [&](auto si) {
+            using A = decltype(si);
+            if constexpr (std::is_floating_point_v<A>) {
+                with_type(d.dt, [&](auto di) {
+                    using D = decltype(di);
+                    const idx W = s.n1, C = s.n2, WC = W * C;
+                    const A* in = reinterpret_cast<const A*>(s.ptr);
+                    D* out = reinterpret_cast<D*>(d.ptr);
+                    parallel_for(s.n0, threads, [&](idx r0, idx r1) {
+                        std::vector<A> row(static_cast<size_t>(WC));
+                        for (idx r = r0; r < r1; ++r) {
+                            std::memcpy(row.data(), in + r * WC, sizeof(A) * static_cast<size_t>(WC));
+                            unpremultiply_row<A>(row.data(), W, C, A(top), A(clear));
+                            store_row<A, D>(row.data(), out + r * WC, WC);
+                        }
+                    });
+                });
+            }
+        });
+    }, py::arg("src"), py::arg("dst"), py::arg("top"), py::arg("clear"), py::arg("threads"),
+       "colour channels times top / alpha where alpha > clear (else 0), rounded into dst");
 }
 
 }  // namespace sigconv
