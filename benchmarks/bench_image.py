@@ -1,7 +1,7 @@
 """Image filters: sigconv against OpenCV, scipy.ndimage and Pillow, in one process.
 
     python benchmarks/bench_image.py [--repeats 5] [--only gaussian,box,sobel,dense]
-                                     [--skip-slow] [--markdown]
+                                     [--skip-slow] [--memory]
 
 Two 3840x2160 images: RGB uint8 (a smooth colour field plus noise) and gray float32.
 Four tasks, each done by every library that can, with the border mode 'reflect'
@@ -19,7 +19,14 @@ Four tasks, each done by every library that can, with the border mode 'reflect'
 
 The calls of one task are interleaved round by round and the median is reported, so a
 burst of load from other processes hits every library alike. Ratios are
-``peer time / sigconv time`` (> 1: sigconv faster), from the same run.
+``peer time / sigconv time`` (> 1: sigconv faster), from the same run. The column
+"NumPy twin" is sigconv with its compiled core switched off (``use_native(False)``), i.e.
+the pure-NumPy path, timed in the same rounds: the before/after of the compiled kernels.
+
+``--memory`` instead measures the peak memory of each sigconv filter on the RGB and gray
+images, each in a fresh subprocess (the peak resident memory after the filter minus the
+peak after a warm-up call on a small image with the input made, from /proc's VmHWM;
+compiled code's allocations count too), and prints it in units of the input image's size.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -36,6 +46,7 @@ from scipy import ndimage
 
 import sigconv
 from sigconv import image as si
+from sigconv.engine import _native
 
 try:
     import cv2
@@ -78,6 +89,7 @@ def tasks(rgb: np.ndarray, gray: np.ndarray, kernel: np.ndarray, skip_slow: bool
         pil = Image.fromarray(img) if img.dtype == np.uint8 else None
 
         calls = {"sigconv": lambda img=img: si.gaussian(img, SIGMA)}
+        calls["twin"] = _twin(calls["sigconv"])
         if cv2:
             calls["opencv"] = lambda img=img: cv2.GaussianBlur(img, (41, 41), SIGMA,
                                                                borderType=reflect)
@@ -88,6 +100,7 @@ def tasks(rgb: np.ndarray, gray: np.ndarray, kernel: np.ndarray, skip_slow: bool
         yield "gaussian sigma=5", name, img, calls
 
         calls = {"sigconv": lambda img=img: si.box(img, BOX)}
+        calls["twin"] = _twin(calls["sigconv"])
         if cv2:
             calls["opencv"] = lambda img=img: cv2.blur(img, (BOX, BOX), borderType=reflect)
         calls["ndimage"] = lambda img=img: ndimage.uniform_filter(
@@ -98,6 +111,7 @@ def tasks(rgb: np.ndarray, gray: np.ndarray, kernel: np.ndarray, skip_slow: bool
 
         calls = {"sigconv": lambda img=img: si.edges(img, "sobel", color="channels",
                                                      scale="none")}
+        calls["twin"] = _twin(calls["sigconv"])
         if cv2:
             def opencv_sobel(img=img):
                 gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3, borderType=reflect)
@@ -121,6 +135,7 @@ def tasks(rgb: np.ndarray, gray: np.ndarray, kernel: np.ndarray, skip_slow: bool
         yield "sobel 3x3", name, img, calls
 
         calls = {"sigconv": lambda img=img: si.filter(img, kernel)}
+        calls["twin"] = _twin(calls["sigconv"])
         if cv2:
             flipped = np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float32)
             calls["opencv"] = lambda img=img, flipped=flipped: cv2.filter2D(
@@ -130,6 +145,14 @@ def tasks(rgb: np.ndarray, gray: np.ndarray, kernel: np.ndarray, skip_slow: bool
                 ndimage.convolve, img.astype(np.float32), kernel.astype(np.float32),
                 mode="reflect"), img.dtype)
         yield "dense 31x31", name, img, calls
+
+
+def _twin(call):
+    """``call`` with sigconv's compiled core switched off (the NumPy path)."""
+    def twin():
+        with _native.use_native(False):
+            return call()
+    return twin
 
 
 def measure(calls: dict, repeats: int) -> dict[str, float]:
@@ -181,6 +204,58 @@ def machine() -> str:
     return f"{cpu}, {cores} cores, Python {platform.python_version()}; " + ", ".join(versions)
 
 
+MEMORY_TASKS = {
+    "gaussian": lambda img: si.gaussian(img, SIGMA),
+    "box": lambda img: si.box(img, BOX),
+    "sobel": lambda img: si.edges(img, "sobel", color="channels", scale="none"),
+}
+
+
+def _high_water_kb() -> int:
+    """This process's peak resident memory in kB: VmHWM (reset by exec, unlike ru_maxrss,
+    which a child inherits from its parent on Linux), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def memory_one(task: str, image: str, native: str) -> int:
+    """In a fresh process: print the peak memory a filter adds, in MB and input sizes."""
+    rng = np.random.default_rng(1)        # made without temporaries: the baseline is low
+    img = (rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) if image == "rgb"
+           else rng.random((HEIGHT, WIDTH), dtype=np.float32))
+    fn = MEMORY_TASKS[task]
+    with _native.use_native(native == "1"):
+        fn(img[:64, :64])                          # imports, plans, pools warmed
+        before = _high_water_kb()
+        out = fn(img)
+        after = _high_water_kb()
+    extra = (after - before) * 1024 - out.nbytes   # beyond the output itself
+    print(f"{(after - before) / 1024:.1f} {img.nbytes / 2**20:.1f} {out.nbytes / 2**20:.1f} "
+          f"{extra / img.nbytes:.2f}")
+    return 0
+
+
+def memory_table() -> int:
+    print("| task | image | path | peak added MB | input MB | output MB "
+          "| temporaries beyond the output, in input sizes |")
+    print("|---" * 7 + "|")
+    for task in MEMORY_TASKS:
+        for image in ("rgb", "gray"):
+            for native in ("1", "0"):
+                line = subprocess.run([sys.executable, __file__, "--memory-one", task, image,
+                                       native], capture_output=True, text=True, check=True)
+                added, size, out, extra = line.stdout.split()
+                print(f"| {task} | {image} | {'compiled' if native == '1' else 'NumPy twin'} "
+                      f"| {added} | {size} | {out} | {extra} |", flush=True)
+    return 0
+
+
 def _cell(ms: dict[str, float], lib: str) -> str:
     return f"{ms[lib]:.0f}" if lib in ms else "n/a"
 
@@ -194,16 +269,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated task prefixes")
     parser.add_argument("--skip-slow", action="store_true", help="no ndimage dense 31x31")
+    parser.add_argument("--memory", action="store_true", help="peak memory, not time")
+    parser.add_argument("--memory-one", nargs=3, metavar=("TASK", "IMAGE", "NATIVE"),
+                        help=argparse.SUPPRESS)            # one measurement (subprocess)
     args = parser.parse_args(argv)
 
-    rgb, gray = make_images()
-    kernel = np.random.default_rng(31).normal(size=(DENSE, DENSE))
+    if args.memory_one:
+        return memory_one(*args.memory_one)
     print(f"# machine: {machine()}")
     print(f"# load average before: {os.getloadavg()[0]:.2f}")
+    native = _native.kernels()
+    print(f"# compiled core: {sorted(n for n in dir(native) if not n.startswith('_'))}"
+          if native is not None else "# compiled core: not loaded")
+    if args.memory:
+        return memory_table()
+    rgb, gray = make_images()
+    kernel = np.random.default_rng(31).normal(size=(DENSE, DENSE))
     for note in check(rgb, gray):
         print(f"# check: {note}")
-    header = ("| task | image | sigconv ms | OpenCV ms | ndimage ms | Pillow ms "
-              "| ndimage / sigconv | Pillow / sigconv | sigconv / OpenCV |")
+    header = ("| task | image | sigconv ms | NumPy twin ms | OpenCV ms | ndimage ms | Pillow ms "
+              "| twin / sigconv | ndimage / sigconv | Pillow / sigconv | sigconv / OpenCV |")
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     only = [p for p in args.only.split(",") if p]
@@ -212,10 +297,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ms = {lib: 1e3 * t for lib, t in measure(calls, args.repeats).items()}
         star = "*" if task.startswith("sobel") and "pillow" in ms else ""
-        print(f"| {task} | {name} | {_cell(ms, 'sigconv')} | {_cell(ms, 'opencv')} | "
-              f"{_cell(ms, 'ndimage')} | {_cell(ms, 'pillow')}{star} | "
-              f"{_ratio(ms, 'ndimage', 'sigconv')} | {_ratio(ms, 'pillow', 'sigconv')} | "
-              f"{_ratio(ms, 'sigconv', 'opencv')} |", flush=True)
+        print(f"| {task} | {name} | {_cell(ms, 'sigconv')} | {_cell(ms, 'twin')} | "
+              f"{_cell(ms, 'opencv')} | {_cell(ms, 'ndimage')} | {_cell(ms, 'pillow')}{star} | "
+              f"{_ratio(ms, 'twin', 'sigconv')} | {_ratio(ms, 'ndimage', 'sigconv')} | "
+              f"{_ratio(ms, 'pillow', 'sigconv')} | {_ratio(ms, 'sigconv', 'opencv')} |",
+              flush=True)
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -119,7 +119,9 @@ def filter_passes(image: ArrayLike, kernels: Sequence[ArrayLike], *, flip: bool 
     if taps is not None and np.all([np.isfinite(t).all() for t in taps]):
         array, cval, threads = _prepare(image, border, cval, alpha, workers)
         kernel = _native_kernel(array, method, "sep_filter")
-        if kernel is not None:
+        zero_taps = any((t == 0).any() for t in taps)
+        if kernel is not None and (not zero_taps or _finite(array, border, cval)):
+            # (a NaN or inf under a zero tap must not spread, as in the twin's passes)
             # Borders read by index (no padded copy, kernels wider than the image too),
             # rounded and clipped into the image's dtype by the kernel.
             return _native_call(kernel, array, array.shape[-1] if array.ndim == 3

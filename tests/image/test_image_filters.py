@@ -193,6 +193,8 @@ def test_strips_and_threads_do_not_change_the_result(monkeypatch):
         return run(*args, **kwargs)
 
     monkeypatch.setattr(_blocks, "_run", counting_run)
+    # the NumPy twin's strips (the compiled kernels run strips of their own)
+    monkeypatch.setattr(_blocks, "_NATIVE_DTYPES", frozenset())
     for workers in (1, 2):
         gauss = si.gaussian(img, 1.0, alpha=False, workers=workers)  # reach 8: 7 strips
         np.testing.assert_allclose(gauss, ndimage.gaussian_filter(img, (1, 1, 0)), atol=1e-12)
@@ -467,9 +469,11 @@ def test_window_sums_in_scratch_equal_fresh_arrays(axis, n):
         assert not scratch._lent             # everything lent came back
 
 
-def test_box_keeps_its_scratch_between_calls_of_any_kind():
-    """Buffers kept from one call are reused by the next, whatever its dtype or shape."""
+def test_box_keeps_its_scratch_between_calls_of_any_kind(monkeypatch):
+    """Buffers kept from one call are reused by the next, whatever its dtype or shape
+    (the NumPy twin's buffers: the compiled box keeps none)."""
     from sigconv.engine._blocks import _Scratch
+    monkeypatch.setattr(_blocks, "_NATIVE_DTYPES", frozenset())
     for shape, dtype in [((300, 200, 3), np.uint8), ((310, 190), np.float32),
                          ((290, 210, 3), np.uint16), ((300, 200, 3), np.uint8),
                          ((120, 80), np.float64)]:
