@@ -13,10 +13,10 @@ from ._blocks import (
                       box_filter,
                       edge_response,
                       filter_passes,
+                      finite_peak,
                       full_scale,
-                      map_rows,
+                      scale_to_dtype,
                       separable_filter,
-                      to_dtype,
 )
 from ._borders import BORDERS, pad
 from ._calibrate import Scaling, measure_scaling
@@ -28,6 +28,6 @@ from ._windows import gather_windows, scatter_windows
 
 __all__ = ["BORDERS", "Convolver", "Plan", "Scaling", "box_filter", "choose_conv_method",
            "convolve", "convolve2d", "correlate", "correlate2d", "edge_response", "explain",
-           "fftconvolve", "filter_passes", "full_scale", "gather_windows", "map_rows",
+           "fftconvolve", "filter_passes", "finite_peak", "full_scale", "gather_windows",
            "measure_scaling", "multiply_spectra", "native_info", "oaconvolve", "pad",
-           "scatter_windows", "separable_filter", "to_dtype"]
+           "scale_to_dtype", "scatter_windows", "separable_filter"]

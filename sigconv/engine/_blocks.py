@@ -56,8 +56,8 @@ from ._api import convolve_finite as _engine_convolve_finite
 from ._borders import BORDERS, Border, _pad, check_border, fold_passes
 from ._direct import all_finite
 
-__all__ = ["box_filter", "edge_response", "filter_passes", "full_scale", "map_rows",
-           "separable_filter", "to_dtype"]
+__all__ = ["box_filter", "edge_response", "filter_passes", "finite_peak", "full_scale",
+           "scale_to_dtype", "separable_filter"]
 
 Method = Literal["auto", "direct", "fft", "oa"]
 _METHODS = ("auto", "direct", "fft", "oa")
@@ -289,14 +289,14 @@ def full_scale(dtype: np.dtype) -> float:
     return float(min(np.iinfo(dtype).max, 65535))
 
 
-def to_dtype(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _to_dtype(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``result`` in ``dtype``; integers rounded to nearest and clipped, never wrapped.
 
     A float ``result`` may be rounded in place.
 
     Examples
     --------
-    >>> to_dtype(np.array([-3.0, 1.5, 2.49, 300.0]), np.uint8)
+    >>> _to_dtype(np.array([-3.0, 1.5, 2.49, 300.0]), np.uint8)
     array([  0,   2,   2, 255], dtype=uint8)
     """
     dtype = np.dtype(dtype)
@@ -307,20 +307,72 @@ def to_dtype(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return _round_clip(result, dtype).astype(dtype)
 
 
-def map_rows(fn: Callable, array: np.ndarray, *, workers: int | None = None,
-             whole: bool = False) -> list:
-    """``fn`` on row chunks of ``array`` (views of a few MB each), in ``workers`` threads.
+def finite_peak(x: ArrayLike, *, workers: int | None = None) -> float:
+    """The largest finite ``|x|`` of a float array (0.0 when there is none).
 
-    With ``whole``, ``fn`` gets the chunk's ``slice`` of rows instead of the view. Returns
-    the results in row order.
+    A NaN or inf (say from a NaN in a float image) is skipped, so that it cannot set the
+    scale of a whole edge map. ``x`` is not modified.
 
     Examples
     --------
-    >>> a = np.arange(12.0).reshape(4, 3)
-    >>> float(max(map_rows(np.max, a, workers=2)))
-    11.0
+    >>> finite_peak(np.array([[-3.0, np.inf], [np.nan, 2.0]]))
+    3.0
     """
-    return _by_rows(array, _checks.workers(workers), fn, whole=whole)
+    array = np.asarray(x)
+    if array.dtype.kind != "f":
+        raise InputTypeError(f"x must be a float array, not dtype {array.dtype}")
+    threads = _checks.workers(workers)
+    kernel = getattr(_native.kernels(), "finite_peak", None)
+    if kernel is not None and array.dtype in _NATIVE_DTYPES and array.size:
+        return float(kernel(np.ascontiguousarray(array), threads))
+    if array.ndim == 0:
+        array = array.reshape(1)
+    return float(max(_by_rows(array, threads, lambda rows: _finite_peak(np.abs(rows))),
+                     default=0.0))
+
+
+def scale_to_dtype(x: ArrayLike, factor: float, dtype: np.dtype, *, absolute: bool = False,
+                   workers: int | None = None) -> np.ndarray:
+    """``|x| * factor`` (or ``x * factor``) in ``dtype``, integers rounded and clipped.
+
+    ``factor`` is applied in ``x``'s float type; one pass over memory with the compiled
+    core. ``x`` is not modified.
+
+    Examples
+    --------
+    >>> scale_to_dtype(np.array([-1.0, 0.25, 2.0], np.float32), 200, np.uint8, absolute=True)
+    array([200,  50, 255], dtype=uint8)
+    """
+    array = np.asarray(x)
+    if array.dtype.kind != "f":
+        raise InputTypeError(f"x must be a float array, not dtype {array.dtype}")
+    dtype = np.dtype(dtype)
+    threads = _checks.workers(workers)
+    scale = array.dtype.type(_checks.number(factor, "factor", finite=False))
+    kernel = getattr(_native.kernels(), "convert", None)
+    if kernel is not None and array.dtype in _NATIVE_DTYPES and dtype in _NATIVE_DTYPES:
+        out = np.empty(array.shape, dtype)
+        kernel(np.ascontiguousarray(array), out, float(scale), bool(absolute), threads)
+        return out
+    out = np.empty(array.shape, dtype)
+    if array.ndim == 0:
+        return _to_dtype(np.abs(array) * scale if absolute else array * scale, dtype)
+
+    def finish(rows: slice) -> None:
+        chunk = np.abs(array[rows]) if absolute else array[rows].copy()
+        chunk *= scale
+        out[rows] = _to_dtype(chunk, dtype)
+
+    _by_rows(array, threads, finish, whole=True)
+    return out
+
+
+def _finite_peak(magnitude: np.ndarray) -> float:
+    """The largest finite value of a non-negative array (0 for none)."""
+    peak = magnitude.max(initial=0.0)
+    if not np.isfinite(peak):
+        peak = magnitude.max(initial=0.0, where=np.isfinite(magnitude))
+    return float(peak)
 
 
 # --------------------------------------------------------------------------- native

@@ -25,10 +25,10 @@ from ..engine import (
     box_filter,
     edge_response,
     filter_passes,
+    finite_peak,
     full_scale,
-    map_rows,
+    scale_to_dtype,
     separable_filter,
-    to_dtype,
 )
 from . import kernels as _k
 
@@ -350,8 +350,8 @@ def edges(image: ArrayLike, operator: str = "sobel", *, direction: str = "magnit
     response = _edge_response(array, has_alpha, operator, direction, color, border, cval,
                               method, threads, cast=scale == "none")
     if scale == "stretch":
-        peak = float(max(map_rows(_finite_peak, response, workers=threads)))  # |response| now
-        response = _stretched(response, peak, array.dtype, threads)
+        response = _stretched(response, finite_peak(response, workers=threads), array.dtype,
+                              threads)
     return _edge_channels(response, array, has_alpha)
 
 
@@ -378,18 +378,10 @@ def _edge_response(array: np.ndarray, has_alpha: bool, operator: str, direction:
 
 
 def _stretched(response: np.ndarray, peak: float, dtype: np.dtype, threads: int) -> np.ndarray:
-    """``|response|`` (already taken, in place) scaled so ``peak`` maps to the top of
-    ``dtype``'s range, in ``dtype`` (integers rounded); works in place on ``response``."""
-    factor = response.dtype.type(full_scale(dtype) / peak if peak > 0 else 0.0)
-    done = np.empty(response.shape, dtype)
-
-    def finish(rows: slice) -> None:
-        chunk = response[rows]
-        chunk *= factor
-        done[rows] = to_dtype(chunk, dtype)
-
-    map_rows(finish, response, workers=threads, whole=True)
-    return done
+    """``|response|`` scaled so ``peak`` maps to the top of ``dtype``'s range, in ``dtype``
+    (integers rounded)."""
+    factor = full_scale(dtype) / peak if peak > 0 else 0.0
+    return scale_to_dtype(response, factor, dtype, absolute=True, workers=threads)
 
 
 def _edge_channels(response: np.ndarray, array: np.ndarray, has_alpha: bool) -> np.ndarray:
@@ -433,26 +425,15 @@ def _edges_on_dask(image, operator: str = "sobel", *, direction: str = "magnitud
                               border, cval, method, threads, cast=False)
 
     def peak(block: np.ndarray) -> float:
-        return _finite_peak(np.array(block, copy=True))
+        return finite_peak(block, workers=1)
 
     def finish(block: np.ndarray, original: np.ndarray, top_peak: float) -> np.ndarray:
         array = np.asarray(original)
-        magnitude = np.abs(block)
-        return _edge_channels(_stretched(magnitude, float(top_peak), array.dtype, 1),
+        return _edge_channels(_stretched(block, float(top_peak), array.dtype, 1),
                               array, _has_alpha(array, alpha))
 
     return _dask.image_stretch(raw, peak, finish, image, reach=(1, 1), border=border,
                                token=(operator, sorted(options.items()), threads))
-
-
-def _finite_peak(r: np.ndarray) -> float:
-    """The largest finite ``|r|`` (0 for none), taking ``|r|`` in place. A NaN or inf
-    response (from a NaN in a float image) must not set the scale of the whole map."""
-    magnitude = np.abs(r, out=r)
-    peak = magnitude.max(initial=0.0)
-    if not np.isfinite(peak):
-        peak = magnitude.max(initial=0.0, where=np.isfinite(magnitude))
-    return float(peak)
 
 
 def _centred(kernel: np.ndarray) -> np.ndarray:

@@ -276,3 +276,26 @@ def test_pad_and_errors():
         E.separable_filter(img, [], [1.0])
     with pytest.raises(InputError, match="size must be >= 1"):
         E.box_filter(img, (0, 3))
+
+
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+def test_finite_peak_and_scale_to_dtype_native_equal_twin(src):
+    x = (RNG.standard_normal((37, 29, 2)) * 300).astype(src)
+    x[3, 4, 1], x[20, 2, 0], x[5, 5, 0] = np.nan, np.inf, -np.inf
+    native, twin = _both(lambda: E.finite_peak(x, workers=2))
+    finite = np.abs(x[np.isfinite(x)]).max()
+    assert native == twin == float(finite)
+    assert E.finite_peak(np.full((3, 3), np.nan, src)) == 0.0
+    for dtype in DTYPES:
+        for absolute in (True, False):
+            native, twin = _both(lambda dtype=dtype, absolute=absolute: E.scale_to_dtype(
+                x[:, ::2], 0.37, dtype, absolute=absolute, workers=2))
+            _agree(native, twin)
+            want = (np.abs(x[:, ::2]) if absolute else x[:, ::2]) * src(0.37)
+            if np.dtype(dtype).kind == "u":
+                info = np.iinfo(dtype)
+                want = np.clip(np.rint(np.nan_to_num(want, nan=0.0)), info.min, info.max)
+                np.testing.assert_array_equal(native[np.isfinite(x[:, ::2])],
+                                              want[np.isfinite(x[:, ::2])])
+    with pytest.raises(InputTypeError, match="float array"):
+        E.finite_peak(np.ones(3, np.uint8))
