@@ -11,8 +11,8 @@ from numpy.typing import ArrayLike
 
 from .._dask import is_dask
 from ..backends import default_workers, get_backend, pyfftw_error
-from . import _exact
-from ._direct import all_finite, direct
+from . import _exact, _native
+from ._direct import NATIVE_MAX_TAPS, NATIVE_THREAD_MACS, all_finite, direct
 from ._fft import fftconv, oaconv
 from ._planner import BAND_MAX_TAPS, Plan, constants, make_plan, np_per_output
 from ._validate import Problem, as_operand, check_method, check_mode, prepare
@@ -39,7 +39,7 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
              spectra: dict | None = None) -> np.ndarray:
     rdt = p.result_dtype
     if plan.method == "direct":
-        return direct(p, plan.variant or "taps")
+        return direct(p, plan.variant or "taps", workers)
     q, back = _axes_last(p)
     if plan.method == "fft":
         y = fftconv(q, backend, workers, plan.fft_shape, spectra)   # fresh memory
@@ -255,12 +255,18 @@ def _small_1d(in1, in2, mode):
         return None
     n, m = a.size, v.size
     short = min(n, m)
-    if not n or not m or (short > 3 and (n * m > _SMALL_MACS or (
-            short <= BAND_MAX_TAPS and _np_time(n, m, a.dtype) > constants()["band_call"]))):
+    if not n or not m:
+        return None
+    if short > 3 and short <= NATIVE_MAX_TAPS and _native.kernels() is not None:
+        pass      # the compiled loop below, whatever the size (no transform beats it)
+    elif short > 3 and (n * m > _SMALL_MACS or (
+            short <= BAND_MAX_TAPS and _np_time(n, m, a.dtype) > constants()["band_call"])):
         return None
     if mode == "same" and n < m:
         return None
     ka, kv = a.dtype.kind, v.dtype.kind
+    if short > 3:
+        return _small_native(a, v, mode)
     if ka in "fc" and kv in "fc":
         if a.dtype.itemsize > 16 or v.dtype.itemsize > 16 or "e" in (a.dtype.char,
                                                                        v.dtype.char):
@@ -272,6 +278,41 @@ def _small_1d(in1, in2, mode):
         if _exact.fits(bound, rdt):
             return np.convolve(a.astype(rdt, copy=False), v.astype(rdt, copy=False), mode)
     return None
+
+
+def _small_native(a: np.ndarray, v: np.ndarray, mode: str):
+    """The compiled direct loop for 1-D float32/float64 or small-integer operands with a
+    kernel of 4 to NATIVE_MAX_TAPS taps (or numpy.convolve without the core); None for
+    other dtypes."""
+    k = _native.kernels()
+    ka, kv = a.dtype.kind, v.dtype.kind
+    if k is None or a.size < 1 or v.size < 1:
+        if ka in "fc" and kv in "fc" and "e" not in (a.dtype.char, v.dtype.char) \
+                and max(a.dtype.itemsize, v.dtype.itemsize) <= 16:
+            return np.convolve(a, v, mode)
+        return None
+    n, m = a.size, v.size
+    if ka == "f" and kv == "f" and a.dtype.itemsize in (4, 8) and v.dtype.itemsize in (4, 8):
+        rdt = np.result_type(a, v)
+        work = rdt
+    elif ka in "iu" and kv in "iu":
+        rdt = np.result_type(a, v)
+        bound = min(n, m) * _exact.data_maxabs(a) * _exact.data_maxabs(v)
+        if not _exact.fits(bound, rdt) or bound > 2**53:
+            return None
+        work = np.dtype(np.float64)
+    else:
+        return None
+    full = n + m - 1
+    s, e = (0, full) if mode == "full" else ((full - n) // 2, (full - n) // 2 + n) \
+        if mode == "same" else (min(n, m) - 1, max(n, m))
+    x, h = (a, v) if n >= m else (v, a)
+    x = np.ascontiguousarray(x, dtype=work).reshape(1, -1)
+    h = np.ascontiguousarray(h, dtype=work).reshape(1, -1)
+    out = np.empty((1, e - s), work)
+    threads = max(1, min(default_workers(), out.size * min(n, m) // NATIVE_THREAD_MACS))
+    k.direct_conv(out, x, h, s, threads)
+    return out[0] if work == rdt else out[0].astype(rdt)
 
 
 def _np_time(n: int, m: int, dtype: np.dtype) -> float:

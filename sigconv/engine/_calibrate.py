@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backends import PlanKey, get_backend, pyfftw_error
 from ..backends._base import THREAD_MIN_POINTS
+from . import _native
 from ._direct import _taps
 from ._validate import prepare
 
@@ -119,6 +120,34 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     tiny, _ = prepare(rng.random(1000), rng.random(8), "full", None, fft_style=False)
     c["band_call"] = _median_time(lambda: _band(tiny))
 
+    k = _native.kernels()
+    if k is not None:
+        say("compiled direct loop")
+        # one thread, float64: per output and per multiply-add from kernels of 8 and 64
+        # taps over 2**17 samples; the call overhead from a tiny problem through the
+        # engine's wrapper (conversions, output array)
+        from ._direct import _native_direct
+        sig = rng.random(1 << 17)
+        per_out = {}
+        for m in (8, 64):
+            dp, _ = prepare(sig, rng.random(m), "full", None, fft_style=False)
+            per_out[m] = _median_time(lambda dp=dp: _native_direct(k, dp, 1), repeat=5) / (
+                sig.size + m - 1)
+        c["nat_mac"] = max(per_out[64] - per_out[8], 1e-13) / 56
+        c["nat_out"] = max(per_out[8] - 8 * c["nat_mac"], 1e-12)
+        dt, _ = prepare(small_x, small_h, "full", None, fft_style=False)
+        c["nat_call"] = _median_time(lambda: _native_direct(k, dt, 1))
+        d4, _ = prepare(sig.astype(np.float32), rng.random(31).astype(np.float32), "full",
+                        None, fft_style=False)
+        d8, _ = prepare(sig, rng.random(31), "full", None, fft_style=False)
+        c["nat_f4"] = _median_time(lambda: _native_direct(k, d4, 1)) / _median_time(
+            lambda: _native_direct(k, d8, 1))
+        if workers > 1:
+            big, _ = prepare(rng.random(1 << 20), rng.random(31), "full", None,
+                             fft_style=False)
+            c["nat_thread_gain"] = max(1.0, _median_time(lambda: _native_direct(k, big, 1))
+                                       / _median_time(lambda: _native_direct(k, big, workers)))
+
     say("transforms")
     # per-transform overhead: a whole tiny FFT convolution (three transforms, plan
     # look-ups, padding, product) divided by three
@@ -147,7 +176,10 @@ def measure(backend=None, workers: int = 2, progress=None) -> dict[str, float]:
     X = (rng.random(n) + 1j * rng.random(n))
     H = X.copy()
     Y = np.empty_like(X)
-    c["mem_elem"] = _median_time(lambda: np.multiply(X, H, out=Y)) / n
+    if k is not None:     # the pass the engine runs: the compiled product
+        c["mem_elem"] = _median_time(lambda: k.cmul_scaled_to(Y, X, H, 0.5, 1)) / n
+    else:
+        c["mem_elem"] = _median_time(lambda: np.multiply(X, H, out=Y)) / n
     return c
 
 

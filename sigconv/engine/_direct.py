@@ -1,6 +1,11 @@
 """The direct method: sums of products in the signal domain, no per-sample Python loop.
 
-Five variants, picked by the planner:
+Six variants, picked by the planner:
+
+* ``"native"``: one convolution axis, the last with more than one sample, a kernel of
+  at most ``NATIVE_MAX_TAPS`` taps: the compiled core's loop (``_core.direct_conv``),
+  tiles of outputs accumulated in registers over the taps; float32 stays float32,
+  integers go through float64 where every partial sum is exact.
 
 * ``"lines"``: one convolution axis; each 1-D line goes through ``numpy.convolve``
   (compiled, vectorised dot products). Python runs once per line, so this suits
@@ -33,7 +38,8 @@ import math
 
 import numpy as np
 
-from . import _exact
+from ..backends import default_workers
+from . import _exact, _native
 from ._validate import Problem
 
 
@@ -50,8 +56,17 @@ def accumulator_dtype(p: Problem) -> tuple[np.dtype, int | None]:
     return rdt, None
 
 
-def direct(p: Problem, variant: str = "taps") -> np.ndarray:
+def direct(p: Problem, variant: str = "taps", workers: int | None = None) -> np.ndarray:
     acc_dt, bound = accumulator_dtype(p)
+    if variant == "native":
+        k = _native.kernels()
+        if k is not None and native_ok(p) and (bound is None or bound <= BAND_EXACT):
+            out = _native_direct(k, p, default_workers() if workers is None else workers)
+            if bound is not None:
+                out = out.astype(np.int64)       # exact integers held in float64
+            return out.astype(p.result_dtype, copy=False) if bound is None else \
+                _exact.finish_integer(out, p.result_dtype, bound)
+        variant = "lines"        # the core is off (or the data too large for float64)
     if variant == "ndimage" and ndimage_ok(p):
         out = _ndimage(p)
     elif variant == "convolve2d" and convolve2d_ok(p):
@@ -70,6 +85,61 @@ def direct(p: Problem, variant: str = "taps") -> np.ndarray:
     if bound is not None:
         return _exact.finish_integer(out, p.result_dtype, bound)
     return out.astype(p.result_dtype, copy=False)
+
+
+# The compiled direct loop takes kernels up to this many taps (its cost grows with the
+# taps; beyond, the band product and the transforms are the better tools).
+NATIVE_MAX_TAPS = 64
+
+# Multiply-adds per thread below which the compiled loop stays on one thread.
+NATIVE_THREAD_MACS = 1 << 18
+
+
+def native_lines(p: Problem) -> tuple[int, int, int] | None:
+    """(lines, lines of x, lines of h) when the compiled direct loop applies, else None:
+    one convolved axis with nothing but length-1 axes after it, float or integer data,
+    and no crop of the other axes."""
+    if len(p.axes) != 1 or p.result_dtype.kind not in "biuf" or p.result_dtype.kind == "b" \
+            or p.result_dtype.itemsize > 8:
+        return None
+    (a,) = p.axes
+    x, h = p.x, p.h
+    if any(x.shape[b] != 1 or h.shape[b] != 1 for b in range(a + 1, x.ndim)):
+        return None
+    if min(x.shape[a], h.shape[a]) > NATIVE_MAX_TAPS:
+        return None
+    gx, gh = math.prod(x.shape[:a]), math.prod(h.shape[:a])
+    g = max(gx, gh)
+    if not all(d == 1 for d in x.shape[:a]) and x.shape[:a] != p.out_shape[:a]:
+        return None
+    if not all(d == 1 for d in h.shape[:a]) and h.shape[:a] != p.out_shape[:a]:
+        return None
+    if any(p.start[b] != 0 for b in range(a)) or math.prod(p.out_shape[:a]) != g:
+        return None
+    return g, gx, gh
+
+
+def native_ok(p: Problem) -> bool:
+    return native_lines(p) is not None
+
+
+def _native_direct(k, p: Problem, workers: int) -> np.ndarray:
+    """The compiled direct loop (``_core.direct_conv``) over every line."""
+    g, gx, gh = native_lines(p)
+    (a,) = p.axes
+    rdt = p.result_dtype
+    work = np.dtype(np.float32) if rdt in (np.float32, np.float16) else np.dtype(np.float64)
+    x, h = p.x, p.h
+    n, m = x.shape[a], h.shape[a]
+    if m > n:            # the full convolution is symmetric in its operands
+        x, h, n, m, gx, gh = h, x, m, n, gh, gx
+    x2 = np.ascontiguousarray(x, dtype=work).reshape(gx, n)
+    h2 = np.ascontiguousarray(h, dtype=work).reshape(gh, m)
+    s, e = p.start[a], p.stop[a]
+    out = np.empty((g, e - s), work)
+    threads = max(1, min(workers, out.size * m // NATIVE_THREAD_MACS))
+    k.direct_conv(out, x2, h2, s, threads)
+    return out.reshape(p.out_shape)
 
 
 def ndimage_ok(p: Problem) -> bool:

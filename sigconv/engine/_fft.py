@@ -195,6 +195,50 @@ def _fill(buf: np.ndarray, src: np.ndarray, scale: float | None = None,
         buf[sl] = 0
 
 
+# dtypes the compiled fills read (float16, long double and object go through NumPy)
+_NATIVE_SRC = frozenset("?bBhHiIlLqQfdFD")
+
+
+def _native_fill_ok(src: np.ndarray, buf: np.ndarray) -> bool:
+    """Whether ``_core.pad_fill``/``oa_fill`` can copy ``src`` into ``buf``."""
+    return src.dtype.char in _NATIVE_SRC and src.dtype.isnative and buf.dtype.char in "fdFD" \
+        and (src.dtype.kind != "c" or buf.dtype.kind == "c") and src.flags.c_contiguous \
+        and buf.flags.c_contiguous
+
+
+def _pad(k, buf: np.ndarray, src: np.ndarray, slices: tuple, workers: int) -> None:
+    """``_fill(buf, src)`` through the compiled core when it can (one pass: copy, cast,
+    zero tail), else NumPy."""
+    if k is not None and _native_fill_ok(src, buf):
+        k.pad_fill(buf, src, native_threads(buf.size, workers))
+    else:
+        _fill(buf, src, None, slices)
+
+
+def _rows_repeat(xshape: tuple, hshape: tuple) -> bool:
+    """Whether h's rows repeat over x's as ``cmul_scaled`` reads them: h's shape without
+    its leading 1s equals x's trailing dimensions."""
+    i = 0
+    while i < len(hshape) - 1 and hshape[i] == 1:
+        i += 1
+    hs = hshape[i:]
+    return len(hs) <= len(xshape) and tuple(xshape[len(xshape) - len(hs):]) == tuple(hs)
+
+
+def _product(k, out: np.ndarray, X: np.ndarray, H: np.ndarray, scale: float,
+             workers: int) -> None:
+    """``out = X * H * scale`` (H broadcast): one native pass, or NumPy (two if scaled)."""
+    if k is not None and X.shape == out.shape and X.dtype == H.dtype == out.dtype \
+            and X.flags.c_contiguous and H.flags.c_contiguous and out.flags.c_contiguous \
+            and _rows_repeat(X.shape, H.shape):
+        k.cmul_scaled_to(out, X, H, scale, native_threads(out.size, workers))
+        return
+    np.multiply(X, H, out=out)
+    if scale != 1.0:
+        r = out.view(real_of(out.dtype))
+        np.multiply(r, r.dtype.type(scale), out=r)
+
+
 def _plan_keys(shape_x, shape_h, shape_out, axes, cdt, is_complex, workers, tag) -> tuple:
     """PlanKeys of the x transform, the h transform and the inverse (slots ``tag`` +
     x / h / y): complex-to-complex for complex data, else real-to-complex and back."""
@@ -221,15 +265,19 @@ def fft_shape(p: Problem, backend) -> tuple[int, ...]:
     return tuple(axis_length(p, a, backend, cplx) for a in p.axes)
 
 
-def _kernel_spectrum(plan, h: np.ndarray, scale: float, spectra: dict | None, key,
-                     slices: tuple | None = None):
+def _kernel_spectrum(plan, h: np.ndarray, scale: float | None, spectra: dict | None, key,
+                     slices: tuple | None = None, k=None, workers: int = 1):
     """The transform of ``h`` (scaled by ``scale``) through ``plan``; from ``spectra``
-    when a :class:`sigconv.Convolver` already computed it for this layout."""
+    when a :class:`sigconv.Convolver` already computed it for this layout. With the
+    compiled core ``k`` and no scale, the fill is native."""
     if spectra is not None:
         hit = spectra.get(key)
         if hit is not None:
             return hit
-    _fill(plan.input, h, scale, slices)
+    if scale is None:
+        _pad(k, plan.input, h, slices or _fill_slices(plan.input.shape, h.shape), workers)
+    else:
+        _fill(plan.input, h, scale, slices)
     H = plan.execute()
     if spectra is not None:
         if len(spectra) >= 8:        # a handful of layouts per kernel is plenty
@@ -247,6 +295,8 @@ class _FFTLayout(NamedTuple):
     fill_h: tuple
     keep: tuple             # the kept window of the inverse transform
     spectrum_key: tuple     # names h's spectrum in a Convolver's store
+    scale: float            # 1/N
+    native_product: bool    # the spectra's shapes suit _core.cmul_scaled_to
 
 
 @functools.lru_cache(maxsize=256)
@@ -266,7 +316,8 @@ def _fft_layout(sx0, sh0, dx, dh, axes, start, stop, lens, workers, keep_h) -> _
     return _FFTLayout(keys, None if on_h else scale, scale if on_h else None,
                       _fill_slices(sx, sx0), _fill_slices(sh, sh0),
                       tuple(slice(s, e) for s, e in zip(start, stop)),
-                      ("fft", sh, cdt.str, axes))
+                      ("fft", sh, cdt.str, axes), scale,
+                      sx == so and _rows_repeat(sx, sh))
 
 
 def _plan_trio(backend, keys: tuple) -> tuple:
@@ -284,15 +335,27 @@ def _plan_trio(backend, keys: tuple) -> tuple:
 def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
             spectra: dict | None = None) -> np.ndarray:
     """The kept window of the convolution, in fresh memory (a view of the inverse
-    transform's new output array when it is most of it, else a copy)."""
+    transform's new output array when it is most of it, else a copy).
+
+    With the compiled core: the operands are padded into the plans' buffers in one pass
+    each, and the spectral product, with 1/N folded in, writes the inverse's input in
+    one pass; the NumPy twin folds 1/N into the smaller operand's fill instead."""
     lens = lens or fft_shape(p, backend)
+    k = _native.kernels()
     lay = _fft_layout(p.x.shape, p.h.shape, p.x.dtype, p.h.dtype, p.axes, p.start, p.stop,
                       tuple(lens), workers, spectra is not None)
     fx, fh, inv = _plan_trio(backend, lay.keys)
-    _fill(fx.input, p.x, lay.scale_x, lay.fill_x)
-    H = _kernel_spectrum(fh, p.h, lay.scale_h, spectra, lay.spectrum_key, lay.fill_h)
-    X = fx.execute()
-    np.multiply(X, H, out=inv.input)
+    if k is not None and lay.native_product:
+        _pad(k, fx.input, p.x, lay.fill_x, workers)
+        H = _kernel_spectrum(fh, p.h, None, spectra, lay.spectrum_key + ("native",),
+                             lay.fill_h, k, workers)
+        X = fx.execute()
+        _product(k, inv.input, X, H, lay.scale, workers)
+    else:
+        _fill(fx.input, p.x, lay.scale_x, lay.fill_x)
+        H = _kernel_spectrum(fh, p.h, lay.scale_h, spectra, lay.spectrum_key, lay.fill_h)
+        X = fx.execute()
+        np.multiply(X, H, out=inv.input)
     if inv.input.size < FRESH_MIN:
         return inv.execute()[lay.keep].copy()
     y = inv.execute_fresh()
@@ -332,9 +395,20 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
     so = tuple(max(i, j) if k not in fft_axes and k != axis else i
                for k, (i, j) in enumerate(zip(sx, sh)))
     fx, fh, inv = _plans(backend, sx, sh, so, fft_axes, cdt, cplx, workers, "o")
+    scale = 1.0 / (L * math.prod(other_lens.values()))
+
+    k = _native.kernels()
+    if k is not None:
+        native = _oa_native_layout(p, x, h, axis, sx, sh, so)
+        if native is not None:
+            H = _kernel_spectrum(fh, np.expand_dims(h, axis), None, spectra,
+                                 ("oa", sh, cdt.str, fft_axes, "native"), None, k, workers)
+            if spectra is None:
+                H = H.copy()             # the plan's output buffer is reused
+            return _oa_native(k, p, x, H, fx, inv, native, axis, B, L, nb, C, scale,
+                              workers)
 
     # Kernel spectrum, once per call (copied: the plan's output buffer is reused).
-    scale = 1.0 / (L * math.prod(other_lens.values()))
     H = _kernel_spectrum(fh, np.expand_dims(h, axis), scale, spectra,
                          ("oa", sh, cdt.str, fft_axes))
     if spectra is None:
@@ -415,3 +489,59 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
     sl = tuple(slice(None) if a in others else slice(p.start[a], p.stop[a])
                for a in range(ndim))
     return acc[sl]
+
+
+def _oa_native_layout(p: Problem, x: np.ndarray, h: np.ndarray, axis: int, sx: tuple,
+                      sh: tuple, so: tuple) -> tuple | None:
+    """(G, W, Ws, w0, Wo) of the compiled overlap-add, or None where its loops do not
+    apply: x seen as (G, n, Ws) lines, the chunk buffer as (G, C, L, W), the output as
+    (G, E, Wo) taking columns w0 .. w0 + Wo. Needs at most one axis after the cut one
+    longer than 1, one kernel for all G lines, and no crop of the leading axes."""
+    rest_buf = sx[axis + 2:]
+    if sum(d > 1 for d in rest_buf) > 1 or so != sx or math.prod(sh[:axis]) != 1:
+        return None
+    if x.dtype.char not in _NATIVE_SRC or not x.dtype.isnative or sx[axis + 2:] != so[axis + 2:]:
+        return None
+    for a in range(axis):
+        if p.start[a] != 0 or p.stop[a] != x.shape[a]:
+            return None
+    G = math.prod(x.shape[:axis])
+    W = math.prod(rest_buf)
+    Ws = math.prod(x.shape[axis + 1:])
+    w0 = sum(p.start[a] for a in range(axis + 1, x.ndim))     # one of them may be > 0
+    Wo = math.prod(p.stop[a] - p.start[a] for a in range(axis + 1, x.ndim))
+    if w0 + Wo > W:
+        return None
+    return G, W, Ws, w0, Wo
+
+
+def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tuple,
+               axis: int, B: int, L: int, nb: int, C: int, scale: float,
+               workers: int) -> np.ndarray:
+    """Overlap-add with the compiled core: per chunk of C blocks, one pass fills the
+    blocks (copy, cast, zero padding), one pass forms the spectral product with the scale,
+    and one pass adds each block's head and the previous block's tail straight into the
+    kept window of the output; only the transforms run between them."""
+    G, W, Ws, w0, Wo = layout
+    n = x.shape[axis]
+    x3 = np.ascontiguousarray(x).reshape(G, n, Ws)
+    xin = fx.input.reshape(G, C, L, W)
+    ydt = fx.input.dtype                 # the inverse gives back the forward's input type
+    rdt = p.result_dtype
+    # write the result's precision straight away when it is lower (float32 problems
+    # transformed in double precision); integers are rounded by the caller
+    odt = rdt if rdt.kind in "fc" and rdt.itemsize < ydt.itemsize \
+        and rdt.kind == ydt.kind else ydt
+    s, e = p.start[axis], p.stop[axis]
+    out = np.empty((G, e - s, Wo), odt)
+    carry = np.empty((G, L - B, W), ydt)
+    tx = native_threads(xin.size, workers)
+    tp = native_threads(inv.input.size, workers)
+    for k0 in range(0, nb, C):
+        c = min(C, nb - k0)
+        k.oa_fill(xin, x3, k0, B, tx)
+        X = fx.execute()
+        k.cmul_scaled_to(inv.input, X, H, scale, tp)
+        Y = inv.execute()
+        k.oa_add(out, Y.reshape(G, C, L, W), carry, c, k0, B, s, w0, k0 + c == nb, tx)
+    return out.reshape(p.out_shape)

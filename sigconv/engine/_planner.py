@@ -14,6 +14,9 @@ Cost of each candidate:
 * direct "ndimage": ``nd_call + computed_outputs * taps * nd_mac``;
 * direct "convolve2d" (2-D float/complex only): ``c2d_call + full_outputs * taps *
   c2d_mac``, scipy.signal.convolve2d's C loop, which takes the tiny images;
+* direct "native" (the compiled loop, one axis, up to ``NATIVE_MAX_TAPS`` taps):
+  ``nat_call + lines * outputs * (nat_out + m * nat_mac)``, times ``nat_f4`` in single
+  precision, divided by ``nat_thread_gain`` when it runs on several threads;
 * direct "band": ``band_call + outputs * (band_out + (B + m - 1) * band_mac)``, with
   constants for tiles along rows (the convolved axis last) or down columns;
 * fft: three transforms (``fft_nlogn * N log2 N`` each, per element of batch,
@@ -40,8 +43,17 @@ import numpy as np
 
 from .. import _profile
 from ..backends._base import THREAD_MIN_POINTS, oa_chunk_blocks
-from . import _exact
-from ._direct import BAND_EXACT, band_block, band_ok, band_roles, convolve2d_ok, ndimage_ok
+from . import _exact, _native
+from ._direct import (
+    BAND_EXACT,
+    NATIVE_THREAD_MACS,
+    band_block,
+    band_ok,
+    band_roles,
+    convolve2d_ok,
+    native_lines,
+    ndimage_ok,
+)
 from ._fft import axis_length, compute_dtype, fft_shape
 from ._validate import Problem
 
@@ -76,6 +88,14 @@ DEFAULT_CONSTANTS = {
     "band_out_col": 9.0e-10,  # the same with tiles down columns, s
     "band_mac_col": 1.8e-11,
     "band_f8": 2.0,         # float64 / float32 time of the band variant (1e6 x 31: 2.2)
+    # The compiled direct loop (session 6): medians of 3 runs of the calibration code
+    # (sigconv.engine._calibrate.measure, "compiled direct loop") on 2026-12-04 19:14 UTC,
+    # load average 5.0 (other sessions' jobs on the 2 cores, so the thread gain read < 1):
+    "nat_call": 1.3e-5,     # call overhead (checks, conversions, output array), s
+    "nat_out": 1.5e-9,      # per output (float64, one thread), s
+    "nat_mac": 1.15e-10,    # per multiply-add (float64, one thread), s
+    "nat_f4": 0.63,         # float32 / float64 time
+    "nat_thread_gain": 1.0,  # 1 thread / 2 threads on long problems (measured 0.7-0.8)
 }
 # numpy.convolve's time per output sample against kernel length m (float64 and
 # float32), s: not linear in m, since numpy unrolls short kernels and calls a dot
@@ -213,7 +233,7 @@ def _batch(shape, axes) -> int:
     return math.prod(d for a, d in enumerate(shape) if a not in axes)
 
 
-def direct_costs(p: Problem, c: dict) -> dict:
+def direct_costs(p: Problem, c: dict, workers: int = 1) -> dict:
     costs = {}
     axes = p.axes
     out_size = math.prod(p.out_shape)
@@ -243,6 +263,17 @@ def direct_costs(p: Problem, c: dict) -> dict:
         full = math.prod(p.x.shape[a] + p.h.shape[a] - 1 for a in axes)
         costs["direct:convolve2d"] = c["c2d_call"] + full * taps * c["c2d_mac"] * (
             2.0 if p.result_dtype.kind == "c" else 1.0)
+    lines = native_lines(p) if _native.kernels() is not None else None
+    if lines is not None and (p.result_dtype.kind not in "biu"
+                              or _exact.dtype_bound(p) <= BAND_EXACT):
+        (a,) = axes
+        m = min(p.x.shape[a], p.h.shape[a])
+        t = out_size * (c["nat_out"] + m * c["nat_mac"])
+        if p.result_dtype in (np.float32, np.float16):
+            t *= c["nat_f4"]
+        if workers > 1 and out_size * m >= 2 * NATIVE_THREAD_MACS:
+            t /= c["nat_thread_gain"]
+        costs["direct:native"] = c["nat_call"] + t
     m = band_roles(p)[1].shape[axes[0]] if band_ok(p) else 0
     if 0 < m <= BAND_MAX_TAPS and (p.result_dtype.kind not in "biu"
                                    or _exact.dtype_bound(p) <= BAND_EXACT):
@@ -321,7 +352,7 @@ def make_plan(p: Problem, method: str, backend, workers: int,
     than the best direct variant (scipy's 2-D functions, always direct, use 4)."""
     key = (p.x.shape, p.h.shape, p.x.dtype.str, p.h.dtype.str, p.axes, p.start, p.stop,
            p.mode, p.result_dtype.str, method, backend, workers, transform_gain,
-           id(constants()))
+           id(constants()), _native.kernels() is not None)
     plan = _plan_shapes(key)        # shared: callers copy before changing it
     exact_ints = p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu"
     if plan.method in ("fft", "oa") and exact_ints \
@@ -335,7 +366,7 @@ def make_plan(p: Problem, method: str, backend, workers: int,
 
 @functools.lru_cache(maxsize=512)
 def _plan_shapes(key) -> Plan:
-    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, backend, workers, gain, _) = key
+    (sx, sh, dx, dh, axes, start, stop, mode, rdt, method, backend, workers, gain, _, _n) = key
     fake = Problem(np.broadcast_to(np.zeros((), dx), sx), np.broadcast_to(np.zeros((), dh), sh),
                    axes, start, stop, np.dtype(rdt), mode)
     return _decide(fake, method, backend, workers, gain)
@@ -358,7 +389,7 @@ def _decide(p: Problem, method: str, backend, workers: int,
             plan.variant = "lines" if "direct:lines" in plan.costs and kind == "b" else "taps"
             plan.reason = "object dtype" if kind == "O" else "bool dtype"
             return plan
-    costs = direct_costs(p, c)
+    costs = direct_costs(p, c, workers)
     variant = min(costs, key=costs.get).split(":")[1]
     plan.reason_variant = variant
     if method == "direct":

@@ -1,10 +1,127 @@
-// direct kernels of the compiled core (filled in by its owner).
+// Direct convolution of the compiled core: short kernels (up to about 64 taps) along the
+// last axis of float32/float64 lines. Each output is the sum over the kernel's taps in
+// ascending order of h[i] * x[q - i] for the taps that overlap the signal (as
+// numpy.convolve sums only overlapping terms); outputs are computed in tiles whose
+// accumulators stay in registers, the compiler vectorising across the tile's outputs.
+// The Python wrapper (sigconv/engine/_direct.py) validates, converts (integers to float64
+// when every partial sum is exact) and plans.
+#include <string>
+
 #include "common.hpp"
 
 namespace sigconv {
 
+namespace {
+
+constexpr std::ptrdiff_t TILE = 32;   // outputs per tile (4 AVX2 registers of doubles)
+
+// One output of the full convolution at index q, taps restricted to the signal.
+template <class T>
+inline T edge_output(const T* x, std::ptrdiff_t n, const T* h, std::ptrdiff_t m,
+                     std::ptrdiff_t q) {
+    const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, q - (n - 1));
+    const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(m - 1, q);
+    T acc = T(0);
+    for (std::ptrdiff_t i = lo; i <= hi; ++i) acc += h[i] * x[q - i];
+    return acc;
+}
+
+// out[t] for full-convolution indices q = q0 + t, t in [0, count), of one line.
+template <class T>
+SIGCONV_CLONES void conv_line(T* out, const T* x, std::ptrdiff_t n, const T* h,
+                              std::ptrdiff_t m, std::ptrdiff_t q0, std::ptrdiff_t count) {
+    std::ptrdiff_t t = 0;
+    while (t < count) {
+        const std::ptrdiff_t q = q0 + t;
+        if (q - (m - 1) >= 0 && q + TILE - 1 <= n - 1 && t + TILE <= count) {
+            // every tap of every output in the tile lies inside the signal
+            T acc[TILE];
+            for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] = T(0);
+            const T* base = x + q;
+            for (std::ptrdiff_t i = 0; i < m; ++i) {
+                const T hi = h[i];
+                const T* xs = base - i;
+                for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] += hi * xs[k];
+            }
+            for (std::ptrdiff_t k = 0; k < TILE; ++k) out[t + k] = acc[k];
+            t += TILE;
+        } else {
+            out[t] = edge_output(x, n, h, m, q);
+            ++t;
+        }
+    }
+}
+
+template <class T>
+void conv_lines(T* out, const T* x, const T* h, std::ptrdiff_t G, std::ptrdiff_t n,
+                std::ptrdiff_t m, bool x_lines, bool h_lines, std::ptrdiff_t s,
+                std::ptrdiff_t E, int threads) {
+    // pieces: (line, run of 8 tiles), so a long single line splits across threads too
+    const std::ptrdiff_t run = 8 * TILE;
+    const std::ptrdiff_t per_line = (E + run - 1) / run;
+    parallel_for(G * per_line, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+        for (std::ptrdiff_t w = b; w < e; ++w) {
+            const std::ptrdiff_t g = w / per_line, t0 = (w % per_line) * run;
+            const std::ptrdiff_t cnt = std::min(run, E - t0);
+            conv_line(out + g * E + t0, x + (x_lines ? g * n : 0), n, h + (h_lines ? g * m : 0),
+                      m, s + t0, cnt);
+        }
+    });
+}
+
+void require(bool ok, const std::string& what) {
+    if (!ok) throw py::value_error("direct_conv: " + what);
+}
+
+bool native_order(const py::dtype& d) {
+    const char b = d.byteorder();
+    const uint16_t probe = 1;
+    const bool little = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    return b == '=' || b == '|' || b == (little ? '<' : '>');
+}
+
+// out (G, E)[g, t] = full convolution of x line g (Gx in {1, G}, n samples) with h line g
+// (Gh in {1, G}, m taps) at index s + t.
+void direct_conv(py::array out, py::array x, py::array h, std::ptrdiff_t s, int threads) {
+    require(out.writeable(), "out must be writeable");
+    require((out.flags() & py::array::c_style) && (x.flags() & py::array::c_style) &&
+                (h.flags() & py::array::c_style),
+            "arrays must be C-contiguous");
+    require(out.ndim() == 2 && x.ndim() == 2 && h.ndim() == 2, "arrays must be 2-D (lines, n)");
+    const py::dtype d = out.dtype();
+    const char b = d.byteorder();
+    require(x.dtype().num() == d.num() && h.dtype().num() == d.num() &&
+                x.dtype().byteorder() == b && h.dtype().byteorder() == b &&
+                native_order(d),
+            "x, h and out must share one dtype, in this machine's byte order");
+    const std::ptrdiff_t G = out.shape(0), E = out.shape(1);
+    const std::ptrdiff_t Gx = x.shape(0), n = x.shape(1), Gh = h.shape(0), m = h.shape(1);
+    require((Gx == G || Gx == 1) && (Gh == G || Gh == 1), "lines do not broadcast");
+    require(n >= 1 && m >= 1 && s >= 0 && s + E <= n + m - 1, "window outside the result");
+    if (out.size() == 0) return;
+    void* op = out.mutable_data();
+    const void* xp = x.data();
+    const void* hp = h.data();
+    if (d.kind() == 'f' && d.itemsize() == 8) {
+        py::gil_scoped_release nogil;
+        conv_lines(static_cast<double*>(op), static_cast<const double*>(xp),
+                   static_cast<const double*>(hp), G, n, m, Gx > 1, Gh > 1, s, E, threads);
+    } else if (d.kind() == 'f' && d.itemsize() == 4) {
+        py::gil_scoped_release nogil;
+        conv_lines(static_cast<float*>(op), static_cast<const float*>(xp),
+                   static_cast<const float*>(hp), G, n, m, Gx > 1, Gh > 1, s, E, threads);
+    } else {
+        require(false, "dtype must be float32 or float64, not " + std::string(py::str(d)));
+    }
+}
+
+}  // namespace
+
 void register_direct(py::module_& m) {
-    (void)m;
+    m.def("direct_conv", &direct_conv, py::arg("out"), py::arg("x"), py::arg("h"), py::arg("s"),
+          py::arg("threads"),
+          "out (G, E) = the full convolution of the lines of x (G or 1, n) and h (G or 1, m) "
+          "at indices s .. s + E; float32 or float64");
 }
 
 }  // namespace sigconv

@@ -1,8 +1,13 @@
 // FFT glue of the compiled core: the passes between and around the transforms of an FFT
-// convolution (spectral product with the 1/N scale folded in, ...). The Python wrappers in
-// sigconv/engine/_fft.py validate, convert and plan; each function here does one job on
-// C-contiguous arrays of a known dtype, with the GIL released.
+// convolution, each one pass over memory: the spectral product with the 1/N scale folded
+// in, padding an operand into a plan's buffer (copy, cast and zero tail together), and
+// overlap-add's block fill and head/tail accumulation (with the crop of the kept window).
+// The Python wrappers in sigconv/engine/_fft.py validate, convert and plan; each function
+// here does one job on C-contiguous arrays of known dtypes, with the GIL released, and
+// gives the same result for any thread count (every element is computed the same way by
+// exactly one piece of work).
 #include <complex>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -12,31 +17,58 @@ namespace sigconv {
 
 namespace {
 
-// x[r, f] = x[r, f] * h[r % M, f] * scale on the flat range [b, e) of x's elements, complex
-// numbers as interleaved (re, im) pairs. The arithmetic of an element is NumPy's complex
-// product, (ar br - ai bi, ar bi + ai br), then each part times the real scale: no FMA, the
-// same for any split of the range.
+using c64 = std::complex<float>;
+using c128 = std::complex<double>;
+
+void require(bool ok, const char* fn, const std::string& what) {
+    if (!ok) throw py::value_error(std::string(fn) + ": " + what);
+}
+
+bool c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
+
+// Byte order of this machine's numbers ('=' and '|' always are).
+bool native_order(const py::dtype& d) {
+    const char b = d.byteorder();
+    const uint16_t probe = 1;
+    const bool little = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    return b == '=' || b == '|' || b == (little ? '<' : '>');
+}
+
+// dtype d is T in this machine's byte order (dtype objects are compared by type number:
+// equal dtypes need not be the same object)
 template <class T>
-SIGCONV_CLONES void cmul_range(T* x, const T* h, std::ptrdiff_t F, std::ptrdiff_t M,
-                               std::ptrdiff_t b, std::ptrdiff_t e, T scale, bool scaled) {
+bool is_type(const py::dtype& d) {
+    return d.num() == py::dtype::of<T>().num() && native_order(d);
+}
+
+// ---- spectral product --------------------------------------------------------------------
+
+// out[r, f] = x[r, f] * h[r % M, f] * scale on the flat range [b, e) of the elements,
+// complex numbers as interleaved (re, im) pairs. An element's arithmetic is
+// (ar br - ai bi, ar bi + ai br), then each part times the real scale: no FMA.
+template <class T>
+SIGCONV_CLONES void cmul_range(T* out, const T* x, const T* h, std::ptrdiff_t F,
+                               std::ptrdiff_t M, std::ptrdiff_t b, std::ptrdiff_t e, T scale,
+                               bool scaled) {
     std::ptrdiff_t r = b / F, f = b % F;
     while (b < e) {
         std::ptrdiff_t stop = std::min<std::ptrdiff_t>(e - b, F - f);
-        T* xr = x + 2 * (r * F + f);
+        T* o = out + 2 * (r * F + f);
+        const T* xr = x + 2 * (r * F + f);
         const T* hr = h + 2 * ((r % M) * F + f);
         if (scaled) {
             for (std::ptrdiff_t i = 0; i < stop; ++i) {
                 T ar = xr[2 * i], ai = xr[2 * i + 1], br = hr[2 * i], bi = hr[2 * i + 1];
                 T re = ar * br - ai * bi;
                 T im = ar * bi + ai * br;
-                xr[2 * i] = re * scale;
-                xr[2 * i + 1] = im * scale;
+                o[2 * i] = re * scale;
+                o[2 * i + 1] = im * scale;
             }
         } else {
             for (std::ptrdiff_t i = 0; i < stop; ++i) {
                 T ar = xr[2 * i], ai = xr[2 * i + 1], br = hr[2 * i], bi = hr[2 * i + 1];
-                xr[2 * i] = ar * br - ai * bi;
-                xr[2 * i + 1] = ar * bi + ai * br;
+                o[2 * i] = ar * br - ai * bi;
+                o[2 * i + 1] = ar * bi + ai * br;
             }
         }
         b += stop;
@@ -45,49 +77,338 @@ SIGCONV_CLONES void cmul_range(T* x, const T* h, std::ptrdiff_t F, std::ptrdiff_
     }
 }
 
-void require(bool ok, const std::string& what) {
-    if (!ok) throw py::value_error("cmul_scaled: " + what);
-}
-
-void cmul_scaled(py::array x, py::array h, double scale, int threads) {
-    require(x.ndim() >= 1 && h.ndim() >= 1, "x and h need at least one dimension");
-    require(x.writeable(), "x must be writeable");
-    require((x.flags() & py::array::c_style) && (h.flags() & py::array::c_style),
-            "x and h must be C-contiguous");
-    const bool single = x.dtype().is(py::dtype::of<std::complex<float>>());
-    const bool dbl = x.dtype().is(py::dtype::of<std::complex<double>>());
-    require(single || dbl, "x must be complex64 or complex128");
-    require(h.dtype().is(x.dtype()), "h must have x's dtype");
+void cmul_impl(const char* fn, py::array out, py::array x, py::array h, double scale,
+               int threads) {
+    require(x.ndim() >= 1 && h.ndim() >= 1 && out.ndim() >= 1, fn,
+            "arrays need at least one dimension");
+    require(out.writeable(), fn, "the output must be writeable");
+    require(c_contiguous(x) && c_contiguous(h) && c_contiguous(out), fn,
+            "arrays must be C-contiguous");
+    const bool single = is_type<c64>(x.dtype());
+    const bool dbl = is_type<c128>(x.dtype());
+    require(single || dbl, fn, "x must be complex64 or complex128");
+    require(single ? is_type<c64>(h.dtype()) && is_type<c64>(out.dtype())
+                   : is_type<c128>(h.dtype()) && is_type<c128>(out.dtype()),
+            fn, "h and out must have x's dtype");
+    require(out.size() == x.size(), fn, "out must have x's size");
     const std::ptrdiff_t F = x.shape(x.ndim() - 1);
-    require(h.shape(h.ndim() - 1) == F, "x and h must have the same last dimension");
+    require(h.shape(h.ndim() - 1) == F, fn, "x and h must have the same last dimension");
     if (F == 0 || x.size() == 0) return;
     const std::ptrdiff_t R = x.size() / F, M = h.size() / F;
-    require(M >= 1 && R % M == 0, "the rows of x must be a multiple of the rows of h");
+    require(M >= 1 && R % M == 0, fn, "the rows of x must be a multiple of the rows of h");
     const std::ptrdiff_t n = R * F;
     const bool scaled = scale != 1.0;
-    void* xp = x.mutable_data();
+    void* op = out.mutable_data();
+    const void* xp = x.data();
     const void* hp = h.data();
     py::gil_scoped_release nogil;
-    // pieces of whole cache lines (32 elements) so no two threads write one line
+    // pieces of whole cache lines (32 elements), so no two threads write one line
     const std::ptrdiff_t chunks = (n + 31) / 32;
     parallel_for(chunks, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
         std::ptrdiff_t lo = b * 32, hi = std::min(n, e * 32);
         if (single)
-            cmul_range<float>(static_cast<float*>(xp), static_cast<const float*>(hp), F, M, lo,
-                              hi, static_cast<float>(scale), scaled);
+            cmul_range<float>(static_cast<float*>(op), static_cast<const float*>(xp),
+                              static_cast<const float*>(hp), F, M, lo, hi,
+                              static_cast<float>(scale), scaled);
         else
-            cmul_range<double>(static_cast<double*>(xp), static_cast<const double*>(hp), F, M,
-                               lo, hi, scale, scaled);
+            cmul_range<double>(static_cast<double*>(op), static_cast<const double*>(xp),
+                               static_cast<const double*>(hp), F, M, lo, hi, scale, scaled);
     });
+}
+
+// ---- typed copies ---------------------------------------------------------------------------
+
+template <class D, class S>
+inline D convert(S v) {
+    return static_cast<D>(v);
+}
+template <>
+inline c64 convert<c64, c128>(c128 v) {
+    return c64(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+}
+template <>
+inline c128 convert<c128, c64>(c64 v) {
+    return c128(v.real(), v.imag());
+}
+
+// dst[0:n] = src[0:n] converted
+template <class D, class S>
+SIGCONV_CLONES void copy_cast(D* dst, const S* src, std::ptrdiff_t n) {
+    if constexpr (std::is_same_v<D, S>) {
+        if (n > 0) std::memcpy(dst, src, sizeof(D) * static_cast<size_t>(n));
+    } else {
+        for (std::ptrdiff_t i = 0; i < n; ++i) dst[i] = convert<D, S>(src[i]);
+    }
+}
+
+template <class D>
+inline void zero(D* dst, std::ptrdiff_t n) {
+    if (n > 0) std::memset(static_cast<void*>(dst), 0, sizeof(D) * static_cast<size_t>(n));
+}
+
+// Call fn.template operator()<D, S>() for the dtypes of dst and src; false if unsupported.
+// Destinations: float32, float64, complex64, complex128. Sources: bool, integers, those
+// four; a complex source only into a complex destination.
+template <class Fn>
+bool dispatch(const py::dtype& dd, const py::dtype& sd, Fn&& fn) {
+    if (!native_order(dd) || !native_order(sd)) return false;
+    auto with_src = [&](auto dtag) -> bool {
+        using D = decltype(dtag);
+        constexpr bool cplx = std::is_same_v<D, c64> || std::is_same_v<D, c128>;
+        const char k = sd.kind();
+        const auto sz = sd.itemsize();
+        if (k == 'b' || (k == 'u' && sz == 1)) { fn(D{}, uint8_t{}); return true; }
+        if (k == 'u' && sz == 2) { fn(D{}, uint16_t{}); return true; }
+        if (k == 'u' && sz == 4) { fn(D{}, uint32_t{}); return true; }
+        if (k == 'u' && sz == 8) { fn(D{}, uint64_t{}); return true; }
+        if (k == 'i' && sz == 1) { fn(D{}, int8_t{}); return true; }
+        if (k == 'i' && sz == 2) { fn(D{}, int16_t{}); return true; }
+        if (k == 'i' && sz == 4) { fn(D{}, int32_t{}); return true; }
+        if (k == 'i' && sz == 8) { fn(D{}, int64_t{}); return true; }
+        if (k == 'f' && sz == 4) { fn(D{}, float{}); return true; }
+        if (k == 'f' && sz == 8) { fn(D{}, double{}); return true; }
+        if constexpr (cplx) {
+            if (k == 'c' && sz == 8) { fn(D{}, c64{}); return true; }
+            if (k == 'c' && sz == 16) { fn(D{}, c128{}); return true; }
+        }
+        return false;
+    };
+    if (dd.kind() == 'f' && dd.itemsize() == 4) return with_src(float{});
+    if (dd.kind() == 'f' && dd.itemsize() == 8) return with_src(double{});
+    if (dd.kind() == 'c' && dd.itemsize() == 8) return with_src(c64{});
+    if (dd.kind() == 'c' && dd.itemsize() == 16) return with_src(c128{});
+    return false;
+}
+
+std::vector<std::ptrdiff_t> shape_of(const py::array& a) {
+    return std::vector<std::ptrdiff_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// ---- padding into a plan's buffer -----------------------------------------------------------
+
+// dst (any shape) = src (same ndim, no dimension larger) in the leading corner, converted,
+// zeros elsewhere. One pass over dst; pieces are rows of dst (or parts of a long row).
+void pad_fill(py::array dst, py::array src, int threads) {
+    const char* fn = "pad_fill";
+    require(dst.writeable(), fn, "dst must be writeable");
+    require(c_contiguous(dst) && c_contiguous(src), fn, "arrays must be C-contiguous");
+    require(dst.ndim() == src.ndim() && dst.ndim() >= 1, fn, "dst and src need one ndim >= 1");
+    auto ds = shape_of(dst), ss = shape_of(src);
+    for (size_t i = 0; i < ds.size(); ++i) require(ss[i] <= ds[i], fn, "src larger than dst");
+    if (dst.size() == 0) return;
+    const std::ptrdiff_t W = ds.back(), Ws = ss.back();
+    const std::ptrdiff_t rows = dst.size() / W;
+    const std::ptrdiff_t piece = 1 << 14;                 // elements of a long row per piece
+    const std::ptrdiff_t per_row = (W + piece - 1) / piece;
+    void* dp = dst.mutable_data();
+    const void* sp = src.data();
+    const bool ok = dispatch(dst.dtype(), src.dtype(), [&](auto dtag, auto stag) {
+        using D = decltype(dtag);
+        using S = decltype(stag);
+        D* d = static_cast<D*>(dp);
+        const S* s = static_cast<const S*>(sp);
+        py::gil_scoped_release nogil;
+        parallel_for(rows * per_row, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+            for (std::ptrdiff_t w = b; w < e; ++w) {
+                const std::ptrdiff_t r = w / per_row, c0 = (w % per_row) * piece;
+                const std::ptrdiff_t c1 = std::min(W, c0 + piece);
+                // the row's index in src, if every leading index is inside src
+                std::ptrdiff_t rem = r, srow = 0, mult = 1;
+                bool inside = true;
+                for (std::ptrdiff_t a = static_cast<std::ptrdiff_t>(ds.size()) - 2; a >= 0; --a) {
+                    const std::ptrdiff_t i = rem % ds[a];
+                    rem /= ds[a];
+                    if (i >= ss[a]) { inside = false; break; }
+                    srow += i * mult;
+                    mult *= ss[a];
+                }
+                D* drow = d + r * W;
+                if (!inside) {
+                    zero(drow + c0, c1 - c0);
+                    continue;
+                }
+                const std::ptrdiff_t k1 = std::min(c1, Ws);
+                if (k1 > c0) copy_cast(drow + c0, s + srow * Ws + c0, k1 - c0);
+                const std::ptrdiff_t z0 = std::max(c0, Ws);
+                if (c1 > z0) zero(drow + z0, c1 - z0);
+            }
+        });
+    });
+    require(ok, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) + " <- " +
+                        std::string(py::str(src.dtype())));
+}
+
+// ---- overlap-add ----------------------------------------------------------------------------
+
+// Fill a chunk of blocks: dst (G, C, L, W) gets, in block c of group g, the rows
+// [(k0 + c) B, (k0 + c) B + B) of src (G, n, Ws), Ws <= W, converted, zeros elsewhere
+// (rows past n, rows B..L, columns Ws..W).
+void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, int threads) {
+    const char* fn = "oa_fill";
+    require(dst.writeable(), fn, "dst must be writeable");
+    require(c_contiguous(dst) && c_contiguous(src), fn, "arrays must be C-contiguous");
+    require(dst.ndim() == 4 && src.ndim() == 3, fn, "dst must be (G, C, L, W), src (G, n, W')");
+    const std::ptrdiff_t G = dst.shape(0), C = dst.shape(1), L = dst.shape(2), W = dst.shape(3);
+    const std::ptrdiff_t n = src.shape(1), Ws = src.shape(2);
+    require(src.shape(0) == G && Ws <= W && B >= 1 && B <= L && k0 >= 0, fn,
+            "shapes do not match");
+    if (dst.size() == 0) return;
+    void* dp = dst.mutable_data();
+    const void* sp = src.data();
+    const bool ok = dispatch(dst.dtype(), src.dtype(), [&](auto dtag, auto stag) {
+        using D = decltype(dtag);
+        using S = decltype(stag);
+        D* d = static_cast<D*>(dp);
+        const S* s = static_cast<const S*>(sp);
+        py::gil_scoped_release nogil;
+        parallel_for(G * C, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+            for (std::ptrdiff_t w = b; w < e; ++w) {
+                const std::ptrdiff_t g = w / C, c = w % C;
+                D* blk = d + w * L * W;
+                const std::ptrdiff_t first = (k0 + c) * B;
+                const std::ptrdiff_t rows = std::max<std::ptrdiff_t>(
+                    0, std::min(B, n - first));
+                const S* srcb = s + (g * n + std::min(first, n)) * Ws;
+                if (Ws == W) {
+                    copy_cast(blk, srcb, rows * W);
+                } else {
+                    for (std::ptrdiff_t l = 0; l < rows; ++l) {
+                        copy_cast(blk + l * W, srcb + l * Ws, Ws);
+                        zero(blk + l * W + Ws, W - Ws);
+                    }
+                }
+                zero(blk + rows * W, (L - rows) * W);
+            }
+        });
+    });
+    require(ok, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) + " <- " +
+                        std::string(py::str(src.dtype())));
+}
+
+// Add a chunk of inverse-transformed blocks into the output. Y (G, C, L, W): block c of
+// group g is output samples (k0 + c) B .. (k0 + c) B + L of the full convolution along the
+// cut axis. Output sample q = k B + j (0 <= j < B) is Y[k][j] plus, for j < T = L - B, the
+// tail Y[k - 1][B + j] of the block before (from `carry` (G, T, W) for the chunk's first
+// block, unless k0 == 0). Samples q in [s, e) are written to out (G, e - s, Wo) from
+// columns w0 .. w0 + Wo of Y. With `last`, the final tail (samples nb B ...) is written
+// too; otherwise carry receives this chunk's last tail. Each output element is written by
+// one piece of work, as the sum (Y + tail) in that order.
+template <class T, class O>
+SIGCONV_CLONES void oa_add_block(O* out, const T* Y, const T* prev, std::ptrdiff_t q0,
+                                 std::ptrdiff_t rows, std::ptrdiff_t tail, std::ptrdiff_t s,
+                                 std::ptrdiff_t e, std::ptrdiff_t W, std::ptrdiff_t w0,
+                                 std::ptrdiff_t Wo) {
+    // rows of Y starting at output sample q0; the first `tail` rows add prev's rows (if any)
+    const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, s - q0);
+    const std::ptrdiff_t j1 = std::min<std::ptrdiff_t>(rows, e - q0);
+    for (std::ptrdiff_t j = j0; j < j1; ++j) {
+        O* o = out + (q0 + j - s) * Wo;
+        const T* y = Y + j * W + w0;
+        if (prev != nullptr && j < tail) {
+            const T* t = prev + j * W + w0;
+            for (std::ptrdiff_t i = 0; i < Wo; ++i) o[i] = static_cast<O>(y[i] + t[i]);
+        } else {
+            for (std::ptrdiff_t i = 0; i < Wo; ++i) o[i] = static_cast<O>(y[i]);
+        }
+    }
+}
+
+template <class T, class O>
+void oa_add_typed(O* out, const T* Y, T* carry, std::ptrdiff_t G, std::ptrdiff_t C,
+                  std::ptrdiff_t used, std::ptrdiff_t L, std::ptrdiff_t W, std::ptrdiff_t k0,
+                  std::ptrdiff_t B, std::ptrdiff_t s, std::ptrdiff_t e, std::ptrdiff_t w0,
+                  std::ptrdiff_t Wo, bool last, int threads) {
+    const std::ptrdiff_t tail = L - B, E = e - s;
+    parallel_for(G * used, threads, [&](std::ptrdiff_t b, std::ptrdiff_t en) {
+        for (std::ptrdiff_t w = b; w < en; ++w) {
+            const std::ptrdiff_t g = w / used, c = w % used;
+            const T* blk = Y + (g * C + c) * L * W;
+            const T* prev = c > 0 ? Y + (g * C + c - 1) * L * W + B * W
+                                  : (k0 > 0 ? carry + g * tail * W : nullptr);
+            oa_add_block(out + g * E * Wo, blk, prev, (k0 + c) * B, B, tail, s, e, W, w0, Wo);
+        }
+    });
+    if (tail == 0) return;
+    for (std::ptrdiff_t g = 0; g < G; ++g) {
+        const T* lastb = Y + (g * C + used - 1) * L * W + B * W;
+        if (last)
+            oa_add_block<T, O>(out + g * E * Wo, lastb, nullptr, (k0 + used) * B, tail, 0, s,
+                               e, W, w0, Wo);
+        else
+            std::memcpy(static_cast<void*>(carry + g * tail * W), lastb,
+                        sizeof(T) * static_cast<size_t>(tail * W));
+    }
+}
+
+void oa_add(py::array out, py::array Y, py::array carry, std::ptrdiff_t used,
+            std::ptrdiff_t k0, std::ptrdiff_t B, std::ptrdiff_t s, std::ptrdiff_t w0,
+            bool last, int threads) {
+    const char* fn = "oa_add";
+    require(out.writeable() && carry.writeable(), fn, "out and carry must be writeable");
+    require(c_contiguous(out) && c_contiguous(Y) && c_contiguous(carry), fn,
+            "arrays must be C-contiguous");
+    require(Y.ndim() == 4 && out.ndim() == 3 && carry.ndim() == 3, fn,
+            "Y must be (G, C, L, W), out (G, E, Wo), carry (G, L - B, W)");
+    const std::ptrdiff_t G = Y.shape(0), C = Y.shape(1), L = Y.shape(2), W = Y.shape(3);
+    const std::ptrdiff_t E = out.shape(1), Wo = out.shape(2);
+    require(out.shape(0) == G && carry.shape(0) == G && B >= 1 && B <= L &&
+                carry.shape(1) == L - B && carry.shape(2) == W && used >= 1 && used <= C &&
+                k0 >= 0 && s >= 0 && w0 >= 0 && w0 + Wo <= W && L - B <= B,
+            fn, "shapes do not match");
+    require(carry.dtype().num() == Y.dtype().num(), fn, "carry must have Y's dtype");
+    const std::ptrdiff_t e = s + E;
+    const py::dtype yd = Y.dtype(), od = out.dtype();
+    void* op = out.mutable_data();
+    const void* yp = Y.data();
+    void* cp = carry.mutable_data();
+    auto run = [&](auto ytag, auto otag) {
+        using T = decltype(ytag);
+        using O = decltype(otag);
+        py::gil_scoped_release nogil;
+        oa_add_typed<T, O>(static_cast<O*>(op), static_cast<const T*>(yp), static_cast<T*>(cp),
+                           G, C, used, L, W, k0, B, s, e, w0, Wo, last, threads);
+    };
+    auto is = [](const py::dtype& d, char k, int sz) {
+        return d.kind() == k && d.itemsize() == sz && native_order(d);
+    };
+    if (is(yd, 'f', 8) && is(od, 'f', 8)) run(double{}, double{});
+    else if (is(yd, 'f', 8) && is(od, 'f', 4)) run(double{}, float{});
+    else if (is(yd, 'f', 4) && is(od, 'f', 4)) run(float{}, float{});
+    else if (is(yd, 'c', 16) && is(od, 'c', 16)) run(c128{}, c128{});
+    else if (is(yd, 'c', 16) && is(od, 'c', 8)) run(c128{}, c64{});
+    else if (is(yd, 'c', 8) && is(od, 'c', 8)) run(c64{}, c64{});
+    else
+        require(false, fn, "unsupported dtypes " + std::string(py::str(od)) + " <- " +
+                               std::string(py::str(yd)));
 }
 
 }  // namespace
 
 void register_fft_glue(py::module_& m) {
-    m.def("cmul_scaled", &cmul_scaled, py::arg("x"), py::arg("h"), py::arg("scale"),
+    m.def(
+        "cmul_scaled",
+        [](py::array x, py::array h, double scale, int threads) {
+            cmul_impl("cmul_scaled", x, x, h, scale, threads);
+        },
+        py::arg("x"), py::arg("h"), py::arg("scale"), py::arg("threads"),
+        "x[r] = x[r] * h[r % M] * scale in place; x (R, F) and h (M, F) C-contiguous, "
+        "complex64 or complex128, R % M == 0");
+    m.def(
+        "cmul_scaled_to",
+        [](py::array out, py::array x, py::array h, double scale, int threads) {
+            cmul_impl("cmul_scaled_to", out, x, h, scale, threads);
+        },
+        py::arg("out"), py::arg("x"), py::arg("h"), py::arg("scale"), py::arg("threads"),
+        "out[r] = x[r] * h[r % M] * scale; out of x's size and dtype (may be x)");
+    m.def("pad_fill", &pad_fill, py::arg("dst"), py::arg("src"), py::arg("threads"),
+          "dst = src in its leading corner (converted), zeros elsewhere");
+    m.def("oa_fill", &oa_fill, py::arg("dst"), py::arg("src"), py::arg("k0"), py::arg("B"),
           py::arg("threads"),
-          "x[r] = x[r] * h[r % M] * scale in place; x (R, F) and h (M, F) C-contiguous, "
-          "complex64 or complex128, R % M == 0");
+          "overlap-add block fill: dst (G, C, L, W) from src (G, n, W') blocks k0.. of B rows");
+    m.def("oa_add", &oa_add, py::arg("out"), py::arg("Y"), py::arg("carry"), py::arg("used"),
+          py::arg("k0"), py::arg("B"), py::arg("s"), py::arg("w0"), py::arg("last"),
+          py::arg("threads"),
+          "overlap-add accumulation of a chunk of blocks into the kept window out");
 }
 
 }  // namespace sigconv

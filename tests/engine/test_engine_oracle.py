@@ -219,7 +219,7 @@ def test_nan_with_overlap_add(backend):
         sigconv.oaconvolve(x, h, backend=backend)
 
 
-VARIANTS = ["lines", "taps", "ndimage", "band", "convolve2d"]
+VARIANTS = ["lines", "taps", "ndimage", "band", "convolve2d", "native"]
 # (x shape, h shape, axes): 1-D, kernel longer than the signal, tiles along rows and
 # down columns, one edge tile only, kernels broadcast over lines, 'same' on other axes.
 VARIANT_CASES = [((40,), (7,), None), ((7,), (40,), None), ((1,), (1,), None),
@@ -258,16 +258,23 @@ def test_every_direct_variant_against_oracle(variant, mode, dtype):
                                        rtol=tol, atol=tol)
 
 
-def test_band_variant_is_chosen_and_keeps_nan_local():
+@pytest.mark.parametrize("core", [True, False])
+def test_short_kernel_variant_is_chosen_and_keeps_nan_local(core):
+    """31 taps over 2e5 samples: the compiled loop when the core is loaded, else the
+    band product; either keeps a NaN within the kernel's reach."""
+    from sigconv.engine import _native
+    if core and not _native.loaded():
+        pytest.skip("compiled core not built")
     rng = np.random.default_rng(6)
     x, h = rng.random(200_000), rng.random(31)
-    plan = sigconv.explain(x, h)
-    assert (plan.method, plan.variant) == ("direct", "band")
-    np.testing.assert_allclose(sigconv.convolve(x, h), np.convolve(x, h), rtol=1e-12)
-    x[1000] = np.nan
-    for method in ("auto", "direct"):
-        y = sigconv.convolve(x, h, method=method)
-        assert np.flatnonzero(np.isnan(y)).tolist() == list(range(1000, 1031))
+    with _native.use_native(core):
+        plan = sigconv.explain(x, h)
+        assert (plan.method, plan.variant) == ("direct", "native" if core else "band")
+        np.testing.assert_allclose(sigconv.convolve(x, h), np.convolve(x, h), rtol=1e-12)
+        x[1000] = np.nan
+        for method in ("auto", "direct"):
+            y = sigconv.convolve(x, h, method=method)
+            assert np.flatnonzero(np.isnan(y)).tolist() == list(range(1000, 1031))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -1,9 +1,13 @@
 """The compiled FFT glue against its NumPy twin and a plain-arithmetic oracle."""
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.signal as ss
 
-from sigconv.engine import _native, multiply_spectra
+import sigconv
+from sigconv.engine import _fft, _native, multiply_spectra
 
 pytestmark = pytest.mark.skipif(not _native.loaded(), reason="compiled core not built")
 
@@ -123,3 +127,174 @@ def test_cmul_errors_scale_workers_readonly():
     with pytest.raises(ValueError, match="writeable"):
         multiply_spectra(ro, x)
     np.testing.assert_array_equal(x, 1)   # untouched by the failed calls
+
+
+# ------------------------------------------------------------ FFT convolution glue
+
+ENGINE_DTYPES = [np.float64, np.float32, np.complex128, np.complex64, np.int16, np.uint8,
+                 np.int64, np.bool_, np.float16]
+MODES = ["full", "same", "valid"]
+# (x shape, h shape, axes): 1-D, kernel longer than the signal, tiny, odd, lines with one
+# kernel, kernels per line, 2-D, a broadcast axis after the convolved one, 3-D
+FFT_CASES = [((300,), (41,), None), ((41,), (300,), None), ((1,), (1,), None),
+             ((7,), (3,), None), ((3, 257), (1, 33), [1]), ((3, 257), (3, 20), [1]),
+             ((40, 33), (9, 12), None), ((97, 4), (31, 1), [0]), ((6, 7, 5), (3, 2, 4), None)]
+
+
+def _draw(rng, shape, dt):
+    if np.dtype(dt).kind == "b":
+        return rng.random(shape) > 0.5
+    if np.dtype(dt).kind in "iu":
+        return rng.integers(0, 50, shape).astype(dt)
+    v = rng.standard_normal(shape)
+    if np.dtype(dt).kind == "c":
+        v = v + 1j * rng.standard_normal(shape)
+    return v.astype(dt)
+
+
+def _oracle_conv(x, h, mode, axes):
+    """scipy's direct sums in complex128 / float64 (its C loop), over ``axes``."""
+    wide = complex if np.iscomplexobj(x) or np.iscomplexobj(h) else float
+    x, h = np.asarray(x, wide), np.asarray(h, wide)
+    if axes is None:
+        return ss.convolve(x, h, mode, method="direct")
+    (a,) = axes
+    xm, hm = np.moveaxis(x, a, -1), np.moveaxis(h, a, -1)
+    lead = np.broadcast_shapes(xm.shape[:-1], hm.shape[:-1])
+    xb, hb = np.broadcast_to(xm, lead + xm.shape[-1:]), np.broadcast_to(hm, lead + hm.shape[-1:])
+    out = np.stack([np.convolve(xb[i], hb[i], mode) for i in np.ndindex(*lead)])
+    return np.moveaxis(out.reshape(lead + out.shape[-1:]), -1, a)
+
+
+def _tol(dt):
+    return {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 2e-4,
+            np.dtype(np.complex64): 2e-4}.get(np.dtype(dt), 1e-10)
+
+
+def _spy(monkeypatch, name):
+    calls = []
+    real = getattr(_fft, name)
+
+    def wrapped(*args, **kw):
+        calls.append(name)
+        return real(*args, **kw)
+    monkeypatch.setattr(_fft, name, wrapped)
+    return calls
+
+
+@pytest.mark.parametrize("dt", ENGINE_DTYPES)
+@pytest.mark.parametrize("method", ["fft", "oa"])
+def test_fft_paths_native_equal_twin_and_oracle(dt, method, monkeypatch):
+    rng = np.random.default_rng(11)
+    oa_native = _spy(monkeypatch, "_oa_native")
+    for xs, hs, axes in FFT_CASES:
+        x, h = _draw(rng, xs, dt), _draw(rng, hs, dt)
+        for mode in MODES:
+            try:
+                want = _oracle_conv(x, h, mode, axes)
+            except ValueError:
+                continue                                  # 'valid' without a larger operand
+            got = sigconv.convolve(x, h, mode, method=method, axes=axes)
+            with _native.use_native(False):
+                twin = sigconv.convolve(x, h, mode, method=method, axes=axes)
+            assert got.dtype == twin.dtype and got.shape == twin.shape == want.shape
+            if np.dtype(dt).kind in "biu":
+                np.testing.assert_array_equal(got, twin)      # integers stay exact
+                np.testing.assert_array_equal(got, np.rint(want.real).astype(got.dtype))
+            else:
+                scale = max(1.0, float(np.abs(want).max()))
+                np.testing.assert_allclose(got, want, atol=_tol(dt) * scale, rtol=0)
+                np.testing.assert_allclose(got, twin, atol=_tol(dt) * scale, rtol=0)
+    if method == "oa" and np.dtype(dt).kind != "b" and dt != np.float16:
+        assert oa_native                                  # the compiled overlap-add ran
+
+
+@pytest.mark.parametrize("fn", [sigconv.fftconvolve, sigconv.oaconvolve])
+def test_fft_paths_non_contiguous_and_threads(fn):
+    rng = np.random.default_rng(12)
+    base = rng.standard_normal((40, 3001))
+    x = base[::3, ::-2]                              # strided, reversed
+    h = rng.standard_normal((1, 64))
+    assert not x.flags.c_contiguous
+    one = fn(x, h, axes=[1], workers=1)
+    two = fn(x, h, axes=[1], workers=2)
+    np.testing.assert_array_equal(one, two)          # the threads change no bit
+    np.testing.assert_array_equal(fn(np.ascontiguousarray(x), h, axes=[1], workers=1), one)
+    with _native.use_native(False):
+        twin = fn(x, h, axes=[1], workers=1)
+    np.testing.assert_allclose(one, twin, atol=1e-11)
+    np.testing.assert_allclose(one, _oracle_conv(x, h, "full", [1]), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["fft", "oa"])
+def test_fft_paths_nan_inf_like_twin(method):
+    rng = np.random.default_rng(13)
+    x, h = rng.standard_normal(5000), rng.standard_normal(101)
+    x[1234], x[4000] = np.nan, np.inf
+    fn = sigconv.fftconvolve if method == "fft" else sigconv.oaconvolve
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # NaN spreads: said once
+        got = fn(x, h)
+        with _native.use_native(False):
+            twin = fn(x, h)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(twin))
+    assert np.isnan(got).any()
+
+
+def test_pad_fill_casts_and_zeros_every_supported_dtype():
+    k = _native.kernels()
+    rng = np.random.default_rng(14)
+    for src_dt in [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32,
+                   np.uint64, np.int64, np.float32, np.float64, np.complex64, np.complex128]:
+        for dst_dt in [np.float32, np.float64, np.complex64, np.complex128]:
+            if np.dtype(src_dt).kind == "c" and np.dtype(dst_dt).kind != "c":
+                continue
+            for ss_, ds in (((5,), (9,)), ((3, 4), (5, 7)), ((2, 3, 4), (3, 3, 6)),
+                            ((1, 1), (1, 1)), ((3, 40000), (4, 40003))):
+                src = _draw(rng, ss_, src_dt)
+                dst = np.full(ds, 7, dst_dt)
+                k.pad_fill(dst, src, 2)
+                want = np.zeros(ds, dst_dt)
+                want[tuple(slice(0, d) for d in ss_)] = src
+                np.testing.assert_array_equal(dst, want)
+    with pytest.raises(ValueError, match="unsupported"):
+        k.pad_fill(np.zeros(4), np.zeros(2, np.complex128), 1)
+    with pytest.raises(ValueError, match="larger"):
+        k.pad_fill(np.zeros(2), np.zeros(4), 1)
+
+
+def test_oa_glue_against_numpy_blocks():
+    """oa_fill and oa_add on their own: blocks, zero padding, tails carried across
+    chunks, the kept window and columns, float32 output from float64 blocks."""
+    k = _native.kernels()
+    rng = np.random.default_rng(15)
+    G, n, Ws, W, B, L = 2, 23, 3, 5, 4, 7
+    src = rng.standard_normal((G, n, Ws))
+    nb = -(-n // B)
+    full = np.zeros((G, nb * B + L - B, W))
+    blocks = np.zeros((G, nb, L, W))
+    for b in range(nb):
+        part = src[:, b * B:(b + 1) * B]
+        blocks[:, b, :part.shape[1], :Ws] = part
+    for C in (1, 2, 3, nb):
+        buf = np.full((G, C, L, W), 9.0)
+        for k0 in range(0, nb, C):
+            k.oa_fill(buf, src, k0, B, 2)
+            c = min(C, nb - k0)
+            np.testing.assert_array_equal(buf[:, :c], blocks[:, k0:k0 + c])
+            assert not buf[:, c:].any()
+    Y = rng.standard_normal((G, nb, L, W))
+    for b in range(nb):
+        full[:, b * B:b * B + L] += Y[:, b]
+    for C in (1, 2, nb):
+        for s, e, w0, wo in ((0, full.shape[1], 0, W), (3, 17, 1, 3), (5, 6, 4, 1)):
+            for odt in (np.float64, np.float32):
+                out = np.full((G, e - s, wo), np.nan, odt)
+                carry = np.empty((G, L - B, W))
+                for k0 in range(0, nb, C):
+                    c = min(C, nb - k0)
+                    chunk = np.zeros((G, C, L, W))
+                    chunk[:, :c] = Y[:, k0:k0 + c]
+                    k.oa_add(out, chunk, carry, c, k0, B, s, w0, k0 + c == nb, 2)
+                want = full[:, s:e, w0:w0 + wo].astype(odt)
+                np.testing.assert_allclose(out, want, rtol=1e-6 if odt == np.float32 else 1e-15)
