@@ -164,11 +164,19 @@ template <class A> SIGCONV_CLONES void scale_row(A* row, idx n, A s) {
     for (idx i = 0; i < n; ++i) row[i] *= s;
 }
 
+template <class S, class A> SIGCONV_CLONES void convert_scale_row(const S* in, A* out, idx n, A s) {
+    for (idx i = 0; i < n; ++i) out[i] = A(in[i]) * s;
+}
+
 // A source row, converted to acc, premultiplied (alpha) and scaled (box: 1/area), as the NumPy
 // path does: convert, premultiply, scale.
 template <class S, class A>
 void load_row(const S* in, A* out, idx npix, idx C, bool alpha, A inv_top, A scale,
               bool scaled) {
+    if (scaled && !alpha) {
+        convert_scale_row<S, A>(in, out, npix * C, scale);
+        return;
+    }
     convert_row<S, A>(in, out, npix * C);
     if (alpha) premultiply_row<A>(out, npix, C, inv_top);
     if (scaled) scale_row<A>(out, npix * C, scale);
@@ -423,14 +431,38 @@ template <class U, class S> SIGCONV_CLONES void add_row(U* acc, const S* plus, i
 }
 
 // Running horizontal sums of n pixels along a padded row (C interleaved lines): out[x] =
-// sum of hp[x .. x + n - 1] (pixels).
+// sum of hp[x .. x + n - 1] (pixels). The C running sums stay in registers (through memory,
+// each step waited for a store to be forwarded: 2x slower).
+template <class U, int CC> void running_row_c(const U* hp, U* out, idx W, idx n) {
+    U s[CC];
+    for (int c = 0; c < CC; ++c) {
+        s[c] = 0;
+        for (idx k = 0; k < n; ++k) s[c] += hp[k * CC + c];
+        out[c] = s[c];
+    }
+    const U* add = hp + n * CC;
+    for (idx x = 1; x < W; ++x) {
+        for (int c = 0; c < CC; ++c) {
+            s[c] += add[(x - 1) * CC + c] - hp[(x - 1) * CC + c];
+            out[x * CC + c] = s[c];
+        }
+    }
+}
+
 template <class U> void running_row(const U* hp, U* out, idx W, idx C, idx n) {
+    switch (C) {
+    case 1: return running_row_c<U, 1>(hp, out, W, n);
+    case 2: return running_row_c<U, 2>(hp, out, W, n);
+    case 3: return running_row_c<U, 3>(hp, out, W, n);
+    case 4: return running_row_c<U, 4>(hp, out, W, n);
+    default: break;
+    }
     for (idx c = 0; c < C; ++c) {
         U s = 0;
         for (idx k = 0; k < n; ++k) s += hp[k * C + c];
         out[c] = s;
     }
-    const idx WC = W * C, off = (n - 1) * C + C;   // hp[i + (n-1) C] for output i, minus hp[i - C]
+    const idx WC = W * C, off = n * C;   // hp[i + (n-1) C] for output i, minus hp[i - C]
     for (idx i = C; i < WC; ++i) out[i] = out[i - C] + (hp[i - C + off] - hp[i - C]);
 }
 
@@ -486,18 +518,60 @@ template <class A> SIGCONV_CLONES void add_rows(A* out, const A* a, const A* b, 
 // Two-sided block sums along a padded row (C interleaved lines, L pixels): blocks of n pixels
 // from the row's start; window x (pixels x .. x + n - 1) is the suffix sum of x's block from x
 // plus the prefix sum of the next block up to x + n - 1; both lie inside the window.
-template <class A>
-void block_row(const A* hp, A* pre, A* suf, A* out, idx W, idx L, idx C, idx n) {
-    for (idx b = 0; b < L; b += n) {
+// Prefix and suffix sums within each block of n pixels, eight blocks in lockstep: each chain of
+// additions waits for the previous sum (3 cycles), so independent chains side by side keep
+// the adder busy. CC: the channel count when known at compile time (0: runtime C).
+template <class A, int CC>
+void block_sums(const A* hp, A* pre, A* suf, idx L, idx Cr, idx n) {
+    const idx C = CC ? CC : Cr, nC = n * C, full = L / n;
+    constexpr int G = 8;
+    idx b0 = 0;
+    for (; b0 + G <= full; b0 += G) {
+        const A* h = hp + b0 * nC;
+        A* p = pre + b0 * nC;
+        A* s = suf + b0 * nC;
+        for (idx j = 0; j < G * nC; j += nC)
+            for (idx c = 0; c < C; ++c) {
+                p[j + c] = h[j + c];
+                s[j + (n - 1) * C + c] = h[j + (n - 1) * C + c];
+            }
+        for (idx t = C; t < nC; t += C)
+            for (int g = 0; g < G; ++g)
+                for (idx c = 0; c < C; ++c) {
+                    const idx i = g * nC + t + c;
+                    p[i] = p[i - C] + h[i];
+                }
+        for (idx t = nC - 2 * C; t >= 0; t -= C)
+            for (int g = 0; g < G; ++g)
+                for (idx c = 0; c < C; ++c) {
+                    const idx i = g * nC + t + c;
+                    s[i] = h[i] + s[i + C];
+                }
+    }
+    for (idx b = b0 * n; b < L; b += n) {     // the remaining blocks, the last maybe partial
         const idx e = std::min(b + n, L);
         for (idx c = 0; c < C; ++c) {
-            A s = hp[b * C + c];
-            pre[b * C + c] = s;
-            for (idx x = b + 1; x < e; ++x) pre[x * C + c] = s = s + hp[x * C + c];
-            s = hp[(e - 1) * C + c];
-            suf[(e - 1) * C + c] = s;
-            for (idx x = e - 2; x >= b; --x) suf[x * C + c] = s = hp[x * C + c] + s;
+            A v = hp[b * C + c];
+            pre[b * C + c] = v;
+            for (idx x = b + 1; x < e; ++x) pre[x * C + c] = v = v + hp[x * C + c];
+            v = hp[(e - 1) * C + c];
+            suf[(e - 1) * C + c] = v;
+            for (idx x = e - 2; x >= b; --x) suf[x * C + c] = v = hp[x * C + c] + v;
         }
+    }
+}
+
+// Two-sided block sums along a padded row (C interleaved lines, L pixels): blocks of n pixels
+// from the row's start; window x (pixels x .. x + n - 1) is the suffix sum of x's block from x
+// plus the prefix sum of the next block up to x + n - 1; both lie inside the window.
+template <class A>
+void block_row(const A* hp, A* pre, A* suf, A* out, idx W, idx L, idx C, idx n) {
+    switch (C) {
+    case 1: block_sums<A, 1>(hp, pre, suf, L, C, n); break;
+    case 2: block_sums<A, 2>(hp, pre, suf, L, C, n); break;
+    case 3: block_sums<A, 3>(hp, pre, suf, L, C, n); break;
+    case 4: block_sums<A, 4>(hp, pre, suf, L, C, n); break;
+    default: block_sums<A, 0>(hp, pre, suf, L, C, n); break;
     }
     for (idx b = 0; b < W; b += n) {
         const idx e = std::min(b + n, W);
