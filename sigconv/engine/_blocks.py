@@ -1,8 +1,20 @@
 """Image blocks: filters of (H, W[, C]) arrays run in horizontal strips over threads.
 
 The engine's passes for the image front end (:mod:`sigconv.image` keeps the image policy:
-kernels, dtypes of booleans, alpha defaults, edge scaling, I/O). Pipeline of every block
-function (one place, :func:`_run`):
+kernels, dtypes of booleans, alpha defaults, edge scaling, I/O).
+
+**Compiled path.** For uint8, uint16, float32 and float64 images and ``method='auto'``,
+separable passes, box means, 3x3 edge operators (with the colour mix and the magnitude),
+the peak of an edge map and its scaling run in the compiled core
+(``_native.kernels()``: ``sep_filter``, ``box_filter``, ``edges3x3``, ``finite_peak``,
+``convert``): borders are read by index (no padded copy), rows are shared between
+``workers`` threads (the result does not depend on their number) and results are rounded
+and clipped straight into the output, so a filter needs the input, the output and at most
+one image-sized temporary (measured by ``benchmarks/bench_image.py --memory``). Dense
+2-D kernels, other dtypes, other methods, and a build without the core take the NumPy
+twin below, which the tests compare with the compiled path.
+
+**NumPy twin.** Pipeline of every block function (one place, :func:`_run`):
 
 1. **border**: the image is padded (:func:`sigconv.engine.pad`) by the kernel's reach,
    in the border mode asked for; 1-D passes wider than the image are folded first
@@ -205,7 +217,14 @@ def box_filter(image: ArrayLike, size: int | Sequence[int], *, border: Border = 
     shape = (sy, sx)
     array, cval, threads = _prepare(image, border, cval, alpha, workers)
     kernel = _native_kernel(array, method, "box_filter")
-    if kernel is not None:
+    # Integer images whose sums cannot stay integers (alpha, or a fractional or
+    # out-of-range cval) take the twin: the compiled float sums group their terms by
+    # blocks aligned on the image's columns and rows, so a pixel's rounding would depend
+    # on where the block starts (a dask chunk would differ from the whole image by 1).
+    integer_sums = array.dtype.kind in "ui" and not alpha and (border != "constant" or (
+        np.isfinite(cval) and cval == int(cval)
+        and np.iinfo(array.dtype).min <= cval <= np.iinfo(array.dtype).max))
+    if kernel is not None and (array.dtype.kind == "f" or integer_sums):
         # Exact integer window sums for 8/16-bit images (also for windows wider than
         # the image, where the twin below folds float passes), borders by index.
         return _native_call(kernel, array, array.shape[-1] if array.ndim == 3 else 1,
@@ -324,7 +343,7 @@ def finite_peak(x: ArrayLike, *, workers: int | None = None) -> float:
     threads = _checks.workers(workers)
     kernel = getattr(_native.kernels(), "finite_peak", None)
     if kernel is not None and array.dtype in _NATIVE_DTYPES and array.size:
-        return float(kernel(np.ascontiguousarray(array), threads))
+        return float(kernel(_canonical(np.ascontiguousarray(array)), threads))
     if array.ndim == 0:
         array = array.reshape(1)
     return float(max(_by_rows(array, threads, lambda rows: _finite_peak(np.abs(rows))),
@@ -351,8 +370,9 @@ def scale_to_dtype(x: ArrayLike, factor: float, dtype: np.dtype, *, absolute: bo
     scale = array.dtype.type(_checks.number(factor, "factor", finite=False))
     kernel = getattr(_native.kernels(), "convert", None)
     if kernel is not None and array.dtype in _NATIVE_DTYPES and dtype in _NATIVE_DTYPES:
-        out = np.empty(array.shape, dtype)
-        kernel(np.ascontiguousarray(array), out, float(scale), bool(absolute), threads)
+        out = np.empty(array.shape, np.dtype(dtype.char))
+        kernel(_canonical(np.ascontiguousarray(array)), out, float(scale), bool(absolute),
+               threads)
         return out
     out = np.empty(array.shape, dtype)
     if array.ndim == 0:
@@ -407,11 +427,19 @@ def _native_call(kernel: Callable, array: np.ndarray, out_channels: int, out_dty
     """``kernel(src, dst, *args)`` on the image as a C-contiguous ``(H, W, C)`` array (a copy
     only for a non-contiguous image) into a new ``(H, W, out_channels)`` array, returned
     with the image's number of axes."""
-    src = np.ascontiguousarray(array)
+    src = _canonical(np.ascontiguousarray(array))
     src3 = src if src.ndim == 3 else src[..., np.newaxis]
-    dst = np.empty(src3.shape[:2] + (out_channels,), out_dtype)
+    dst = np.empty(src3.shape[:2] + (out_channels,), np.dtype(np.dtype(out_dtype).char))
     kernel(src3, dst, *args)
     return dst if array.ndim == 3 else dst[..., 0]
+
+
+def _canonical(array: np.ndarray) -> np.ndarray:
+    """``array`` viewed with NumPy's own instance of its dtype: an unpickled array (a dask
+    worker's block) carries an equal but distinct dtype object, which the compiled
+    module's dtype test (by identity) refused."""
+    canonical = np.dtype(array.dtype.char)
+    return array if array.dtype is canonical else array.view(canonical)
 
 
 def _correlation_taps(passes: list[np.ndarray], convolve: bool

@@ -13,9 +13,12 @@ array([[10, 10, 10],
        [10, 10, 10],
        [10, 10, 10]], dtype=uint8)
 
-Convolutions run through :func:`sigconv.convolve` (direct, overlap-add or FFT as the
-engine sees fit) on a border-padded image, so the border mode gives identical results
-whichever method is chosen.
+The passes run in the engine's image blocks (:func:`sigconv.engine.separable_filter`,
+:func:`~sigconv.engine.box_filter`, :func:`~sigconv.engine.edge_response`,
+:func:`~sigconv.engine.filter_passes`): the compiled core for Gaussians, boxes, rank-1
+kernels and 3x3 edge operators on 8/16-bit and float images, dense kernels through
+:func:`sigconv.convolve` (direct, overlap-add or FFT as the engine sees fit) on a
+border-padded image, so the border mode gives the same results whichever way is taken.
 """
 
 from ..engine import BORDERS

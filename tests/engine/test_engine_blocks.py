@@ -299,3 +299,19 @@ def test_finite_peak_and_scale_to_dtype_native_equal_twin(src):
                                               want[np.isfinite(x[:, ::2])])
     with pytest.raises(InputTypeError, match="float array"):
         E.finite_peak(np.ones(3, np.uint8))
+
+
+def test_unpickled_images_take_the_compiled_path():
+    """A dask worker's blocks arrive pickled, with an equal but distinct dtype object."""
+    import pickle
+    for dtype in DTYPES:
+        img = pickle.loads(pickle.dumps(_image((6, 7, 3), dtype)))
+        assert img.dtype == dtype
+        for call in (lambda x: E.separable_filter(x, [1, 2, 1], [1, 1]),
+                     lambda x: E.box_filter(x, 3),
+                     lambda x: E.edge_response(x, SOBEL, mix=LUMA, cast=False)):
+            native, twin = _both(lambda call=call, img=img: call(img))
+            _agree(native, twin, lsb=1)
+        if np.dtype(dtype).kind == "f":
+            assert E.finite_peak(img) == np.abs(img).max()
+            assert E.scale_to_dtype(img, 2.0, np.uint8).dtype == np.uint8
