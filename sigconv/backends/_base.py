@@ -27,8 +27,11 @@ _CPUS = os.cpu_count() or 1
 THREAD_MIN_POINTS = 1 << 20
 
 # Overlap-add processes blocks in chunks of about this many bytes of transform
-# buffer: large enough for one call to be worth threads, small enough to stay warm.
-OA_CHUNK_BYTES = 8 << 20
+# buffer, small enough that fill, transform, product, inverse and accumulation find the
+# chunk still in the caches (session 6, with the compiled glue: 1 MB against 8 MB,
+# float64 1e6 x 301 60 against 80 ms, float32 17 against 32 ms, 1e7 x 301 278 against
+# 412 ms, load average 6; the transforms of a chunk then run on one thread).
+OA_CHUNK_BYTES = 1 << 20
 
 
 def oa_chunk_blocks(blocks: int, block_bytes: int) -> int:

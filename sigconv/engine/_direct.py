@@ -91,8 +91,9 @@ def direct(p: Problem, variant: str = "taps", workers: int | None = None) -> np.
 # taps; beyond, the band product and the transforms are the better tools).
 NATIVE_MAX_TAPS = 64
 
-# Multiply-adds per thread below which the compiled loop stays on one thread.
-NATIVE_THREAD_MACS = 1 << 18
+# Multiply-adds per thread below which the compiled loop stays on one thread (about
+# 0.5 ms of work: starting a thread costs 0.1-0.6 ms on this shared VM under load).
+NATIVE_THREAD_MACS = 1 << 22
 
 
 def native_lines(p: Problem) -> tuple[int, int, int] | None:

@@ -234,8 +234,9 @@ void pad_fill(py::array dst, py::array src, int threads) {
             }
         });
     });
-    require(ok, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) + " <- " +
-                        std::string(py::str(src.dtype())));
+    if (!ok)   // (the message only when needed: str() of a dtype calls into Python)
+        require(false, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) +
+                               " <- " + std::string(py::str(src.dtype())));
 }
 
 // ---- overlap-add ----------------------------------------------------------------------------
@@ -281,8 +282,9 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
             }
         });
     });
-    require(ok, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) + " <- " +
-                        std::string(py::str(src.dtype())));
+    if (!ok)   // (the message only when needed: str() of a dtype calls into Python)
+        require(false, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) +
+                               " <- " + std::string(py::str(src.dtype())));
 }
 
 // Add a chunk of inverse-transformed blocks into the output. Y (G, C, L, W): block c of
@@ -301,10 +303,26 @@ SIGCONV_CLONES void oa_add_block(O* out, const T* Y, const T* prev, std::ptrdiff
     // rows of Y starting at output sample q0; the first `tail` rows add prev's rows (if any)
     const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, s - q0);
     const std::ptrdiff_t j1 = std::min<std::ptrdiff_t>(rows, e - q0);
+    if (j1 <= j0) return;
+    const std::ptrdiff_t jt = prev != nullptr ? std::max(j0, std::min(j1, tail)) : j0;
+    if (Wo == W) {
+        // whole rows: two flat, contiguous runs (head + tail, then head alone)
+        O* o = out + (q0 + j0 - s) * W;
+        const T* y = Y + j0 * W;
+        const std::ptrdiff_t na = (jt - j0) * W, nb = (j1 - jt) * W;
+        if (na > 0) {
+            const T* t = prev + j0 * W;
+            for (std::ptrdiff_t i = 0; i < na; ++i) o[i] = static_cast<O>(y[i] + t[i]);
+        }
+        o += na;
+        y += na;
+        for (std::ptrdiff_t i = 0; i < nb; ++i) o[i] = static_cast<O>(y[i]);
+        return;
+    }
     for (std::ptrdiff_t j = j0; j < j1; ++j) {
         O* o = out + (q0 + j - s) * Wo;
         const T* y = Y + j * W + w0;
-        if (prev != nullptr && j < tail) {
+        if (j < jt) {
             const T* t = prev + j * W + w0;
             for (std::ptrdiff_t i = 0; i < Wo; ++i) o[i] = static_cast<O>(y[i] + t[i]);
         } else {

@@ -298,3 +298,17 @@ def test_oa_glue_against_numpy_blocks():
                     k.oa_add(out, chunk, carry, c, k0, B, s, w0, k0 + c == nb, 2)
                 want = full[:, s:e, w0:w0 + wo].astype(odt)
                 np.testing.assert_allclose(out, want, rtol=1e-6 if odt == np.float32 else 1e-15)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_oa_many_chunks_native_equal_twin(mode, monkeypatch):
+    """Tails carried from chunk to chunk, and 'same'/'valid' windows cut across them."""
+    import sigconv.backends._base as base
+    monkeypatch.setattr(base, "OA_CHUNK_BYTES", 4096)
+    rng = np.random.default_rng(16)
+    x, h = rng.standard_normal((2, 20_000)), rng.standard_normal((1, 101))
+    got = sigconv.oaconvolve(x, h, mode, axes=[1])
+    with _native.use_native(False):
+        twin = sigconv.oaconvolve(x, h, mode, axes=[1])
+    np.testing.assert_allclose(got, twin, atol=1e-11)
+    np.testing.assert_allclose(got, _oracle_conv(x, h, mode, [1]), atol=1e-10)
