@@ -535,18 +535,39 @@ void block_sums(const A* hp, A* pre, A* suf, idx L, idx Cr, idx n) {
                 p[j + c] = h[j + c];
                 s[j + (n - 1) * C + c] = h[j + (n - 1) * C + c];
             }
-        for (idx t = C; t < nC; t += C)
+        if constexpr (CC > 0) {
+            // the running sums in registers (read back from memory, each waited for its store)
+            A v[G][CC];
             for (int g = 0; g < G; ++g)
-                for (idx c = 0; c < C; ++c) {
-                    const idx i = g * nC + t + c;
-                    p[i] = p[i - C] + h[i];
-                }
-        for (idx t = nC - 2 * C; t >= 0; t -= C)
+                for (int c = 0; c < CC; ++c) v[g][c] = h[g * nC + c];
+            for (idx t = C; t < nC; t += C)
+                for (int g = 0; g < G; ++g)
+                    for (int c = 0; c < CC; ++c) {
+                        const idx i = g * nC + t + c;
+                        p[i] = v[g][c] = v[g][c] + h[i];
+                    }
             for (int g = 0; g < G; ++g)
-                for (idx c = 0; c < C; ++c) {
-                    const idx i = g * nC + t + c;
-                    s[i] = h[i] + s[i + C];
-                }
+                for (int c = 0; c < CC; ++c) v[g][c] = h[g * nC + nC - C + c];
+            for (idx t = nC - 2 * C; t >= 0; t -= C)
+                for (int g = 0; g < G; ++g)
+                    for (int c = 0; c < CC; ++c) {
+                        const idx i = g * nC + t + c;
+                        s[i] = v[g][c] = h[i] + v[g][c];
+                    }
+        } else {
+            for (idx t = C; t < nC; t += C)
+                for (int g = 0; g < G; ++g)
+                    for (idx c = 0; c < C; ++c) {
+                        const idx i = g * nC + t + c;
+                        p[i] = p[i - C] + h[i];
+                    }
+            for (idx t = nC - 2 * C; t >= 0; t -= C)
+                for (int g = 0; g < G; ++g)
+                    for (idx c = 0; c < C; ++c) {
+                        const idx i = g * nC + t + c;
+                        s[i] = h[i] + s[i + C];
+                    }
+        }
     }
     for (idx b = b0 * n; b < L; b += n) {     // the remaining blocks, the last maybe partial
         const idx e = std::min(b + n, L);
