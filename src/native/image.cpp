@@ -26,12 +26,19 @@ using idx = std::ptrdiff_t;
 
 enum Dt : int { U8 = 0, U16 = 1, F32 = 2, F64 = 3, BAD = -1 };
 
+// By value (type number and byte order), not by dtype identity: an unpickled array carries an
+// equal but distinct dtype object.
 Dt dt_of(const py::array& a) {
     const auto d = a.dtype();
-    if (d.is(py::dtype::of<uint8_t>())) return U8;
-    if (d.is(py::dtype::of<uint16_t>())) return U16;
-    if (d.is(py::dtype::of<float>())) return F32;
-    if (d.is(py::dtype::of<double>())) return F64;
+    const uint16_t one = 1;
+    const bool little = *reinterpret_cast<const unsigned char*>(&one) == 1;
+    const char bo = d.byteorder();
+    if (!(bo == '=' || bo == '|' || bo == (little ? '<' : '>'))) return BAD;
+    const int n = d.num();
+    if (n == py::dtype::of<uint8_t>().num()) return U8;
+    if (n == py::dtype::of<uint16_t>().num()) return U16;
+    if (n == py::dtype::of<float>().num()) return F32;
+    if (n == py::dtype::of<double>().num()) return F64;
     return BAD;
 }
 
@@ -208,57 +215,70 @@ std::vector<A> const_pixel(double cval, idx C, bool alpha, A inv_top, A scale, b
 #define SIGCONV_UNROLL_CHUNK
 #endif
 
-// out[i] = w[0] p[R][i] + sum_{k=1..R} w[k] (p[R-k][i] + p[R+k][i]), i in [0, n): the
-// symmetric pass (taps w[k] = taps[R + k] of an odd symmetric kernel). Chunks of CH outputs
-// keep their sums in registers while the taps go by.
-template <class A> SIGCONV_CLONES void fir_sym(const A* const* p, const A* w, int R, A* out, idx n) {
+// out[i] = wc p[R][i] + sum_{m} wk[m] (p[R-ks[m]][i] + p[R+ks[m]][i]), i in [0, n): the
+// symmetric pass (an odd symmetric kernel's taps paired around its centre). Zero taps are left
+// out (center false, pairs not listed), so a NaN or inf under a zero tap does not spread, as in
+// the NumPy twin. Chunks of CH outputs keep their sums in registers while the taps go by.
+template <class A>
+SIGCONV_CLONES void fir_sym(const A* const* p, int R, A wc, bool center, const int* ks,
+                            const A* wk, int nk, A* out, idx n) {
     constexpr int CH = std::is_same_v<A, float> ? 32 : 16;
     idx i = 0;
     for (; i + CH <= n; i += CH) {
         A acc[CH];
         const A* c = p[R] + i;
-        SIGCONV_UNROLL_CHUNK
-        for (int j = 0; j < CH; ++j) acc[j] = w[0] * c[j];
-        SIGCONV_NO_UNROLL
-        for (int k = 1; k <= R; ++k) {
-            const A* a = p[R - k] + i;
-            const A* b = p[R + k] + i;
-            const A wk = w[k];
+        if (center) {
             SIGCONV_UNROLL_CHUNK
-        for (int j = 0; j < CH; ++j) acc[j] += wk * (a[j] + b[j]);
+            for (int j = 0; j < CH; ++j) acc[j] = wc * c[j];
+        } else {
+            SIGCONV_UNROLL_CHUNK
+            for (int j = 0; j < CH; ++j) acc[j] = A(0);
+        }
+        SIGCONV_NO_UNROLL
+        for (int m = 0; m < nk; ++m) {
+            const A* a = p[R - ks[m]] + i;
+            const A* b = p[R + ks[m]] + i;
+            const A w = wk[m];
+            SIGCONV_UNROLL_CHUNK
+            for (int j = 0; j < CH; ++j) acc[j] += w * (a[j] + b[j]);
         }
         SIGCONV_UNROLL_CHUNK
         for (int j = 0; j < CH; ++j) out[i + j] = acc[j];
     }
     for (; i < n; ++i) {
-        A acc = w[0] * p[R][i];
-        for (int k = 1; k <= R; ++k) acc += w[k] * (p[R - k][i] + p[R + k][i]);
+        A acc = center ? wc * p[R][i] : A(0);
+        for (int m = 0; m < nk; ++m) acc += wk[m] * (p[R - ks[m]][i] + p[R + ks[m]][i]);
         out[i] = acc;
     }
 }
 
-// out[i] = sum_j w[j] p[j][i], j in [0, K): any taps (zero taps are left out by the caller).
-template <class A> SIGCONV_CLONES void fir_gen(const A* const* p, const A* w, int K, A* out, idx n) {
+// out[i] = sum_m w[m] p[js[m]][i]: any taps (the non-zero ones listed; none: zeros).
+template <class A>
+SIGCONV_CLONES void fir_gen(const A* const* p, const int* js, const A* w, int K, A* out, idx n) {
     constexpr int CH = std::is_same_v<A, float> ? 32 : 16;
+    if (K == 0) {
+        for (idx i = 0; i < n; ++i) out[i] = A(0);
+        return;
+    }
     idx i = 0;
     for (; i + CH <= n; i += CH) {
         A acc[CH];
-        const A* c = p[0] + i;
+        const A* c = p[js[0]] + i;
         SIGCONV_UNROLL_CHUNK
         for (int j = 0; j < CH; ++j) acc[j] = w[0] * c[j];
         SIGCONV_NO_UNROLL
         for (int k = 1; k < K; ++k) {
-            const A* a = p[k] + i;
+            const A* a = p[js[k]] + i;
             const A wk = w[k];
             SIGCONV_UNROLL_CHUNK
-        for (int j = 0; j < CH; ++j) acc[j] += wk * a[j];
+            for (int j = 0; j < CH; ++j) acc[j] += wk * a[j];
         }
         SIGCONV_UNROLL_CHUNK
         for (int j = 0; j < CH; ++j) out[i + j] = acc[j];
     }
     for (; i < n; ++i) {
-        A acc = w[0] * p[0][i];
-        for (int k = 1; k < K; ++k) acc += w[k] * p[k][i];
+        A acc = w[0] * p[js[0]][i];
+        for (int k = 1; k < K; ++k) acc += w[k] * p[js[k]][i];
         out[i] = acc;
     }
 }
@@ -267,7 +287,10 @@ template <class A> SIGCONV_CLONES void fir_gen(const A* const* p, const A* w, in
 // n samples (beyond the edge every border mode repeats itself: see _fold_passes), and whether
 // the taps are odd and exactly symmetric.
 template <class A> struct Pass {
-    std::vector<A> w;       // symmetric: w[k] = taps[R + k], k = 0..R; else all taps
+    std::vector<A> w;       // the non-zero taps: symmetric, of pairs k = ks (centre apart)
+    std::vector<int> ks;    // symmetric: pair distances; else tap indices
+    A wc = A(0);
+    bool center = false;
     int before = 0, after = 0;
     bool sym = false;
 };
@@ -302,18 +325,33 @@ template <class A> Pass<A> make_pass(const std::vector<double>& taps_in, idx n, 
         sym = A(taps[static_cast<size_t>(j)]) == A(taps[static_cast<size_t>(L - 1 - j)]);
     p.sym = sym;
     if (sym) {
-        for (idx k = origin; k < L; ++k) p.w.push_back(A(taps[static_cast<size_t>(k)]));
+        p.wc = A(taps[static_cast<size_t>(origin)]);
+        p.center = p.wc != A(0);
+        for (idx k = 1; origin + k < L; ++k) {
+            const A w = A(taps[static_cast<size_t>(origin + k)]);
+            if (w != A(0)) {
+                p.w.push_back(w);
+                p.ks.push_back(int(k));
+            }
+        }
     } else {
-        for (double t : taps) p.w.push_back(A(t));
+        for (idx j = 0; j < L; ++j) {
+            const A w = A(taps[static_cast<size_t>(j)]);
+            if (w != A(0)) {
+                p.w.push_back(w);
+                p.ks.push_back(int(j));
+            }
+        }
     }
     return p;
 }
 
 template <class A> void run_pass(const Pass<A>& ps, const A* const* p, A* out, idx n) {
     if (ps.sym)
-        fir_sym<A>(p, ps.w.data(), ps.before, out, n);
+        fir_sym<A>(p, ps.before, ps.wc, ps.center, ps.ks.data(), ps.w.data(), int(ps.w.size()),
+                   out, n);
     else
-        fir_gen<A>(p, ps.w.data(), int(ps.w.size()), out, n);
+        fir_gen<A>(p, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
 }
 
 // Fill the border columns of a padded row (bx pixels before, ax after, W pixels inside
@@ -774,18 +812,17 @@ void edges_impl(const Arr& src, const Arr& dst, const Taps3& kx, const Taps3* ky
             return m + Co;   // pixel 0
         };
         std::vector<const A*> px(9);
+        const int seq[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
         for (idx r = r0; r < r1; ++r) {
             const A* rowp[3] = {get(r - 1), get(r), get(r + 1)};
             // rows fetched in order r-1, r, r+1: a slot is reused only for g = r+1 (mod 3 of r-2)
             for (size_t t = 0; t < kx.w.size(); ++t)
                 px[t] = rowp[kx.dy[t]] + (kx.dx[t] - 1) * Co;
-            if (wx.empty()) std::fill(gx.begin(), gx.end(), A(0));
-            else fir_gen<A>(px.data(), wx.data(), int(wx.size()), gx.data(), W * Co);
+            fir_gen<A>(px.data(), seq, wx.data(), int(wx.size()), gx.data(), W * Co);
             if (ky) {
                 for (size_t t = 0; t < ky->w.size(); ++t)
                     px[t] = rowp[ky->dy[t]] + (ky->dx[t] - 1) * Co;
-                if (wy.empty()) std::fill(gy.begin(), gy.end(), A(0));
-                else fir_gen<A>(px.data(), wy.data(), int(wy.size()), gy.data(), W * Co);
+                fir_gen<A>(px.data(), seq, wy.data(), int(wy.size()), gy.data(), W * Co);
                 magnitude_row<A>(gx.data(), gy.data(), W * Co);
             }
             store_row<A, D>(gx.data(), out + r * W * Co, W * Co);

@@ -395,3 +395,26 @@ def test_errors():
         ro = x.copy()
         ro.flags.writeable = False
         k().box_filter(x, ro, 3, 3, 0, 0.0, False, 1)
+
+
+def test_sep_filter_zero_taps_do_not_spread_nan():
+    x = np.zeros((9, 11, 1), np.float32)
+    x[4, 5] = np.nan
+    out = np.empty_like(x)
+    k().sep_filter(x, out, np.array([1.0]), np.array([-1.0, 0.0, 1.0]), 0, 0.0, False, 2)
+    assert {tuple(p) for p in np.argwhere(np.isnan(out[..., 0]))} == {(4, 4), (4, 6)}
+    k().sep_filter(x, out, np.array([0.0, 1.0]), np.array([0.5, 0.0, 0.0, 2.0]), 0, 0.0, False, 2)
+    assert {tuple(p) for p in np.argwhere(np.isnan(out[..., 0]))} == {(4, 4), (4, 7)}
+    k().sep_filter(x, out, np.zeros(3), np.array([1.0]), 0, 0.0, False, 2)
+    assert (out == 0).all()
+
+
+def test_dtype_compared_by_value_and_byte_order_checked():
+    import pickle
+    x = pickle.loads(pickle.dumps(np.arange(12, dtype=np.uint8).reshape(2, 2, 3)))
+    out = pickle.loads(pickle.dumps(np.zeros((2, 2, 3), np.uint8)))
+    k().box_filter(x, out, 1, 1, 0, 0.0, False, 1)          # an unpickled dtype instance
+    np.testing.assert_array_equal(out, x)
+    swapped = np.zeros((2, 2, 1), np.dtype(np.float32).newbyteorder())
+    with pytest.raises(TypeError):
+        k().box_filter(swapped, np.zeros((2, 2, 1), np.float32), 1, 1, 0, 0.0, False, 1)
