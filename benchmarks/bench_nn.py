@@ -99,7 +99,8 @@ def run_table(only=None) -> None:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
           f"{os.getloadavg()[0]:.2f}")
     print("# medians of up to 7 round-robin samples after a warm-up; float32; ms; "
-          "ratio = torch / sigconv (> 1: sigconv faster)")
+          "ratio = torch / sigconv (> 1: sigconv faster); load = 1-minute load average "
+          "after the row")
     print(f"{'case':8} {'pass':8} {'sigconv':>9} {'torch':>9} {'ratio':>7}  plan")
     for key, _label, x, w, opts, fwd, bwd, tfn in cases(torch):
         if only and key not in only:
@@ -137,11 +138,13 @@ def run_table(only=None) -> None:
                    np.abs(gw - wg.grad.numpy()).max() / np.abs(wg.grad.numpy()).max())
         t = timeit_many({"ours": lambda: fwd(x, w, **opts), "torch": torch_f})
         print(f"{key:8} {'forward':8} {t['ours'] * 1e3:9.1f} {t['torch'] * 1e3:9.1f} "
-              f"{t['torch'] / t['ours']:7.2f}  {desc}; max rel. diff {err:.1e}")
+              f"{t['torch'] / t['ours']:7.2f}  load {os.getloadavg()[0]:.1f}; {desc}; "
+              f"max rel. diff {err:.1e}")
         sys.stdout.flush()
         t = timeit_many({"ours": ours_fb, "torch": torch_fb})
         print(f"{key:8} {'fwd+bwd':8} {t['ours'] * 1e3:9.1f} {t['torch'] * 1e3:9.1f} "
-              f"{t['torch'] / t['ours']:7.2f}  grads max rel. diff {gerr:.1e}")
+              f"{t['torch'] / t['ours']:7.2f}  load {os.getloadavg()[0]:.1f}; "
+              f"grads max rel. diff {gerr:.1e}")
         sys.stdout.flush()
 
 
@@ -162,30 +165,31 @@ def run_model() -> None:
     res = {}
     # products as gemm_forward runs them: images split over the pool, BLAS on one thread
     a = rng.standard_normal((64, 576)).astype(np.float32)
-    b = rng.standard_normal((8, 576, 3364)).astype(np.float32)
-    out = np.empty((8, 64, 3364), np.float32)
+    b = rng.standard_normal((8, 576, 3136)).astype(np.float32)
+    out = np.empty((8, 64, 3136), np.float32)
 
     def products(a_, b_, o_):
         def work(n0, n1):
             np.matmul(a_, b_[n0:n1], out=o_[n0:n1])
         _direct.run_split(8, 10**9, work)
     t = med(lambda: products(a, b, out))
-    res["gemm_mac"] = t / (8 * 64 * 576 * 3364)
+    res["gemm_mac"] = t / (8 * 64 * 576 * 3136)
     a8, b8, o8 = a.astype(np.float64), b.astype(np.float64), out.astype(np.float64)
     res["f64 (gemm)"] = med(lambda: products(a8, b8, o8)) / t
     sa, sb, so = a[:4, :8], b[0, :8, :8].copy(), np.empty((4, 8), np.float32)
     res["gemm_call"] = med(lambda: [np.matmul(sa, sb, out=so) for _ in range(1000)]) / 1000
     a4 = rng.standard_normal((4, 576)).astype(np.float32)
-    o4 = np.empty((8, 4, 3364), np.float32)
+    o4 = np.empty((8, 4, 3136), np.float32)
     t4 = med(lambda: products(a4, b, o4))
-    res["gemm_small_rows (rows 4)"] = 4 * t4 / (8 * 4 * 576 * 3364) / res["gemm_mac"]
-    src = rng.standard_normal((8, 64, 58 * 58 + 200)).astype(np.float32)
-    cols = np.empty((8, 64, 9, 3364), np.float32)
+    res["gemm_small_rows (rows 4)"] = 4 * t4 / (8 * 4 * 576 * 3136) / res["gemm_mac"]
+    from sigconv.engine import gather_windows
+    src = rng.standard_normal((8, 64, 56, 56)).astype(np.float32)
+    cols = np.empty((8, 64, 9, 3136), np.float32)
 
-    def fill():
+    def fill():              # the windows of 3x3 pad 1 as gemm_forward gathers them
         def work(n0, n1):
-            for t_ in range(9):
-                np.copyto(cols[n0:n1, :, t_, :], src[n0:n1, :, t_ * 7:t_ * 7 + 3364])
+            gather_windows(src, (3, 3), 1, 1, 1, images=(n0, n1), out=cols[n0:n1],
+                           workers=1)
         _direct.run_split(8, 10**9, work)
     res["fill_elem"] = med(fill) / cols.size
     y = rng.standard_normal((8, 64, 56, 58)).astype(np.float32)[..., :56]
