@@ -219,21 +219,18 @@ std::vector<A> const_pixel(double cval, idx C, bool alpha, A inv_top, A scale, b
 // symmetric pass (an odd symmetric kernel's taps paired around its centre). Zero taps are left
 // out (center false, pairs not listed), so a NaN or inf under a zero tap does not spread, as in
 // the NumPy twin. Chunks of CH outputs keep their sums in registers while the taps go by.
-template <class A>
-SIGCONV_CLONES void fir_sym(const A* const* p, int R, A wc, bool center, const int* ks,
-                            const A* wk, int nk, A* out, idx n) {
+// (Center a template argument: a branch on it inside the chunk left GCC's loop scalar.)
+template <class A, bool Center>
+SIGCONV_CLONES void fir_sym(const A* const* p, int R, A wc, const int* ks, const A* wk, int nk,
+                            A* out, idx n) {
     constexpr int CH = std::is_same_v<A, float> ? 32 : 16;
+    const bool center = Center;
     idx i = 0;
     for (; i + CH <= n; i += CH) {
         A acc[CH];
         const A* c = p[R] + i;
-        if (center) {
-            SIGCONV_UNROLL_CHUNK
-            for (int j = 0; j < CH; ++j) acc[j] = wc * c[j];
-        } else {
-            SIGCONV_UNROLL_CHUNK
-            for (int j = 0; j < CH; ++j) acc[j] = A(0);
-        }
+        SIGCONV_UNROLL_CHUNK
+        for (int j = 0; j < CH; ++j) acc[j] = Center ? wc * c[j] : A(0);
         SIGCONV_NO_UNROLL
         for (int m = 0; m < nk; ++m) {
             const A* a = p[R - ks[m]] + i;
@@ -348,8 +345,10 @@ template <class A> Pass<A> make_pass(const std::vector<double>& taps_in, idx n, 
 
 template <class A> void run_pass(const Pass<A>& ps, const A* const* p, A* out, idx n) {
     if (ps.sym)
-        fir_sym<A>(p, ps.before, ps.wc, ps.center, ps.ks.data(), ps.w.data(), int(ps.w.size()),
-                   out, n);
+        if (ps.center)
+            fir_sym<A, true>(p, ps.before, ps.wc, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
+        else
+            fir_sym<A, false>(p, ps.before, ps.wc, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
     else
         fir_gen<A>(p, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
 }
