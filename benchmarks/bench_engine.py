@@ -8,6 +8,10 @@ not run (marked '-'); scipy's direct on such cells is never what its chooser pic
 
     python benchmarks/bench_engine.py            # full grids (several minutes)
     python benchmarks/bench_engine.py --quick    # n <= 1e5, small images
+
+Column 'core off' is sigconv with its compiled core switched off (the NumPy twins of
+the native kernels, ``_native.use_native(False)``), timed in the same round-robin: the
+before/after of the compiled glue in one run. Each table ends with the load average.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import scipy.signal as ss
 import sigconv
 from sigconv.backends import PlanKey, get_backend
 from sigconv.backends._base import oa_chunk_blocks, real_of
+from sigconv.engine import _native
 from sigconv.engine._fft import compute_dtype
 from sigconv.engine._validate import prepare
 
@@ -113,18 +118,27 @@ def bare_transforms(x, h, plan, workers) -> float | None:
 def cell(x, h, workers):
     plan = sigconv.explain(x, h)
     best_pred = min(plan.costs.values()) if plan.costs else 0.0
-    fns = {"sigconv": lambda: sigconv.convolve(x, h), "scipy": lambda: ss.convolve(x, h)}
+    def core_off():
+        with _native.use_native(False):
+            return sigconv.convolve(x, h)
+    fns = {"sigconv": lambda: sigconv.convolve(x, h), "scipy": lambda: ss.convolve(x, h),
+           "off": core_off}
     for m in ("direct", "fft", "oa"):
         pred = min((v for k, v in plan.costs.items() if k.split(":")[0] == m), default=None)
         if pred is not None and best_pred and pred > SKIP_FACTOR * best_pred and pred > 0.5:
             continue
         fns[m] = lambda m=m: sigconv.convolve(x, h, method=m)
     times = timeit_many(fns)
-    row = {"plan": plan, "sigconv": times.pop("sigconv"), "scipy": times.pop("scipy")}
+    row = {"plan": plan, "sigconv": times.pop("sigconv"), "scipy": times.pop("scipy"),
+           "off": times.pop("off")}
     forced = times
     row["forced"] = forced
     row["regret"] = row["sigconv"] / min(list(forced.values()) + [row["sigconv"]])
     row["bare"] = bare_transforms(x, h, plan, workers)
+    with _native.use_native(False):
+        plan_off = sigconv.explain(x, h)
+    row["bare_off"] = bare_transforms(x, h, plan_off, workers) if (
+        plan_off.method, plan_off.block) != (plan.method, plan.block) else row["bare"]
     return row
 
 
@@ -151,10 +165,12 @@ def main(argv=None) -> int:
     ns = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6, 10**7]
     ms = [3, 31, 301, 3001, 30001, 300001]
     speedups, regrets, bares = [], [], []
+    off_speedups, off_bares = [], []
+    print(f"# load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     if not args.skip_1d:
         print("\n| dtype | n | m | sigconv | scipy | speedup | method | direct | fft | oa "
-              "| regret | bare ratio |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| regret | bare ratio | core off | speedup off | bare off |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for dt in (np.float64, np.float32):
             for n in ns:
                 x = rng.standard_normal(n).astype(dt)
@@ -169,6 +185,10 @@ def main(argv=None) -> int:
                     br = r["sigconv"] / r["bare"] if r["bare"] else None
                     if br:
                         bares.append(br)
+                    off_speedups.append(r["scipy"] / r["off"])
+                    bo = r["off"] / r["bare_off"] if r["bare_off"] else None
+                    if bo:
+                        off_bares.append(bo)
                     f = r["forced"]
                     pl = r["plan"]
                     meth = pl.method + (f"/{pl.variant}" if pl.variant else "") + \
@@ -176,18 +196,28 @@ def main(argv=None) -> int:
                     print(f"| {np.dtype(dt).name} | {n:.0e} | {m} | {fmt(r['sigconv'])} | "
                           f"{fmt(r['scipy'])} | {sp:.2f} | {meth} | {fmt(f.get('direct'))} | "
                           f"{fmt(f.get('fft'))} | {fmt(f.get('oa'))} | {r['regret']:.2f} | "
-                          f"{'-' if br is None else f'{br:.2f}'} |", flush=True)
+                          f"{'-' if br is None else f'{br:.2f}'} | {fmt(r['off'])} | "
+                          f"{r['scipy'] / r['off']:.2f} | {'-' if bo is None else f'{bo:.2f}'} |",
+                          flush=True)
         g = math.exp(statistics.fmean(math.log(s) for s in speedups))
         print(f"\n1-D grid: geometric-mean speedup over scipy {g:.2f}x; slowest cell "
               f"{min(speedups):.2f}x; regret <= 1.15 in "
               f"{100 * sum(r <= 1.15 for r in regrets) / len(regrets):.0f}% of cells "
               f"(max {max(regrets):.2f}); transform cells: sigconv/bare median "
               f"{statistics.median(bares) if bares else float('nan'):.2f}, max "
-              f"{max(bares) if bares else float('nan'):.2f}")
+              f"{max(bares) if bares else float('nan'):.2f} (over {len(bares)} cells, "
+              f"{sum(b <= 1.2 for b in bares)} within 1.2x)")
+        go = math.exp(statistics.fmean(math.log(s) for s in off_speedups))
+        print(f"core off, same run: geometric-mean speedup {go:.2f}x; slowest "
+              f"{min(off_speedups):.2f}x; sigconv/bare median "
+              f"{statistics.median(off_bares) if off_bares else float('nan'):.2f}, max "
+              f"{max(off_bares) if off_bares else float('nan'):.2f}; load average now "
+              f"{os.getloadavg()[0]:.2f}")
     if not args.skip_2d:
         sizes = [256, 1024] if args.quick else [256, 1024, 4096]
-        print("\n| image | kernel | sigconv | scipy | speedup | method | regret |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| image | kernel | sigconv | scipy | speedup | method | regret | core off |")
+        print("|---|---|---|---|---|---|---|---|")
+        regrets2 = []
         sp2 = []
         for s in sizes:
             img = rng.standard_normal((s, s))
@@ -196,13 +226,16 @@ def main(argv=None) -> int:
                 r = cell(img, ker, workers)
                 sp = r["scipy"] / r["sigconv"]
                 sp2.append(sp)
+                regrets2.append(r["regret"])
                 pl = r["plan"]
                 print(f"| {s}x{s} | {k}x{k} | {fmt(r['sigconv'])} | {fmt(r['scipy'])} | "
                       f"{sp:.2f} | {pl.method}{'/' + pl.variant if pl.variant else ''} | "
-                      f"{r['regret']:.2f} |", flush=True)
+                      f"{r['regret']:.2f} | {fmt(r['off'])} |", flush=True)
         g = math.exp(statistics.fmean(math.log(s) for s in sp2))
         print(f"\n2-D grid: geometric-mean speedup over scipy {g:.2f}x; slowest "
-              f"{min(sp2):.2f}x")
+              f"{min(sp2):.2f}x; regret <= 1.15 in "
+              f"{100 * sum(r <= 1.15 for r in regrets2) / len(regrets2):.0f}% of cells (max "
+              f"{max(regrets2):.2f}); load average now {os.getloadavg()[0]:.2f}")
     return 0
 
 
