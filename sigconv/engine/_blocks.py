@@ -62,7 +62,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import _checks
 from .._errors import InputError, InputTypeError
-from . import _native
+from . import _native, _tiles
 from ._api import convolve as _engine_convolve
 from ._api import convolve_finite as _engine_convolve_finite
 from ._borders import BORDERS, Border, _pad, check_border, fold_passes
@@ -141,6 +141,10 @@ def filter_passes(image: ArrayLike, kernels: Sequence[ArrayLike], *, flip: bool 
                                 _native.BORDER_CODES[border], cval, bool(alpha), threads)
     if array.ndim in (2, 3) and array.size and border in BORDERS:
         passes, convolve = fold_passes(passes, convolve, array.shape[:2], border)
+    if taps is None and method in ("auto", "fft") and _TILE_DENSE:
+        out = _dense_tiles(image, passes, convolve, border, cval, alpha, workers)
+        if out is not None:
+            return out
     # The strips are what runs in parallel (``workers`` threads), so each engine call
     # gets one thread: FFT threads of its own would only compete with the other strips.
     planar = not _interleaved(passes, method)
@@ -526,6 +530,57 @@ def _clip_range(dtype: np.dtype, work: np.dtype) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- core
+
+# Dense 2-D kernels with at least this many taps (after composing the passes) are
+# filtered by FFT tiles (:mod:`sigconv.engine._tiles`) rather than by the engine on strips.
+_TILE_MIN_TAPS = 25
+_TILE_DENSE = True
+
+
+def _composite(passes: list[np.ndarray], convolve: bool) -> tuple[np.ndarray, tuple[int, int]]:
+    """The one correlation kernel equal to the passes applied in turn (each flipped first
+    with ``convolve``), and the padding before the first row and column that
+    :func:`_linear_op` gives it."""
+    kernels = [np.asarray(k, np.float64)[::-1, ::-1] if convolve
+               else np.asarray(k, np.float64) for k in passes]
+    kernel = kernels[0]
+    for k in kernels[1:]:         # correlating with a then b = with the full a * b
+        kernel = _engine_convolve(kernel, k, mode="full", method="direct")
+    if convolve:
+        before = tuple((n - 1) // 2 for n in kernel.shape)
+    else:
+        before = tuple(n // 2 for n in kernel.shape)
+    return kernel, before
+
+
+def _dense_tiles(image: ArrayLike, passes: list[np.ndarray], convolve: bool, border: str,
+                 cval, alpha: bool, workers: int | None) -> np.ndarray | None:
+    """The filter by FFT tiles when the passes compose to a dense kernel of at least
+    ``_TILE_MIN_TAPS`` taps and the image and its border are finite (a NaN would spread
+    over its tile); else None."""
+    if not passes or any(np.ndim(k) != 2 for k in passes):
+        return None
+    kernel, before = _composite(passes, convolve)
+    if min(kernel.shape) < 2 or kernel.size < _TILE_MIN_TAPS or \
+            not np.isfinite(kernel).all():
+        return None
+    array, cval, threads = _prepare(image, border, cval, alpha, workers)
+    if not _finite(array, border, cval):
+        return None
+    work = _work_dtype(array.dtype)
+    if work.itemsize > 8 or (array.dtype.kind in "iu" and border == "constant"
+                             and not np.isfinite(cval)):
+        return None
+    dtype = array.dtype
+    top = full_scale(dtype)
+    clear = 0.5 if dtype.kind in "iu" else top * 256 * float(np.finfo(work).eps)
+    src = _canonical(np.ascontiguousarray(array))
+    src3 = src if src.ndim == 3 else src[..., np.newaxis]
+    out = _tiles.dense_filter(src3, kernel, before, border=border, cval=cval,
+                              alpha=bool(alpha), top=top, clear=clear, work=work,
+                              threads=threads)
+    return out if array.ndim == 3 else out[..., 0]
+
 
 # Rows per strip: the image is filtered in horizontal strips of about this many samples
 # (a few MB of float32, so the temporaries of one strip stay in cache and are not

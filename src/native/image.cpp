@@ -856,6 +856,108 @@ std::vector<double> taps_vec(const py::array_t<double, py::array::c_style | py::
     return std::vector<double>(t.data(), t.data() + t.shape(0));
 }
 
+
+// ------------------------------------------------------------------ FFT tiles (dense kernels)
+
+// buf (C, TH, TW) = the image pixels at rows r0.., columns c0.. (any integers: borders read by
+// index, the constant border's pixel where border_index says -1), converted to A, channels
+// de-interleaved, colour premultiplied by alpha as load_row does. The tile of a dense 2-D
+// filter by overlap-save transforms (sigconv/engine/_tiles.py; its NumPy twin: _load_twin).
+template <class S, class A>
+void tile_load_impl(const Arr& s, A* buf, idx TH, idx TW, idx r0, idx c0, int border,
+                    double cval, bool alpha) {
+    const idx H = s.n0, W = s.n1, C = s.n2;
+    const A inv_top = A(1.0 / top_of<S>());
+    const std::vector<A> cpx(static_cast<size_t>(C), A(cval));   // premultiplied below
+    std::vector<idx> cols(static_cast<size_t>(TW));
+    for (idx j = 0; j < TW; ++j) cols[j] = border_index(c0 + j, W, border);
+    // the run of columns read straight from the row (no border)
+    idx j0 = std::clamp<idx>(-c0, 0, TW), j1 = std::clamp<idx>(W - c0, j0, TW);
+    const S* base = reinterpret_cast<const S*>(s.ptr);
+    const idx plane = TH * TW;
+    for (idx i = 0; i < TH; ++i) {
+        const idx r = border_index(r0 + i, H, border);
+        A* line = buf + i * TW;
+        const S* row = base + (r < 0 ? 0 : r) * W * C;
+        for (idx c = 0; c < C; ++c) {
+            if (r < 0) {
+                std::fill(line + c * plane, line + c * plane + TW, cpx[c]);
+                continue;
+            }
+            A* out = line + c * plane;
+            for (idx j = 0; j < j0; ++j)
+                out[j] = cols[j] < 0 ? cpx[c] : A(row[cols[j] * C + c]);
+            const S* in = row + (c0 + j0) * C + c;
+            if (C == 1) {
+                convert_row<S, A>(in, out + j0, j1 - j0);
+            } else {
+                for (idx j = j0; j < j1; ++j) out[j] = A(in[(j - j0) * C]);
+            }
+            for (idx j = j1; j < TW; ++j)
+                out[j] = cols[j] < 0 ? cpx[c] : A(row[cols[j] * C + c]);
+        }
+        if (alpha) {
+            const A* a = line + (C - 1) * plane;
+            for (idx c = 0; c < C - 1; ++c) {
+                A* out = line + c * plane;
+                for (idx j = 0; j < TW; ++j) out[j] *= inv_top * a[j];
+            }
+        }
+    }
+}
+
+// dst[r0 + i, c0 + j, c] = round_clip(res[c, i0 + i, j0 + j]) for i < nr, j < nc, colour
+// divided by the filtered alpha first (top / a where a > clear, else 0) as _run does.
+// Interleave C planes of n values into out (pixel-major); C a template argument for 1, 3, 4.
+template <class D, int CC> void interleave_c(const D* const* planes, D* out, idx n) {
+    for (idx j = 0; j < n; ++j)
+        for (int c = 0; c < CC; ++c) out[j * CC + c] = planes[c][j];
+}
+
+template <class D> void interleave(const D* const* planes, D* out, idx n, idx C) {
+    switch (C) {
+    case 1: std::memcpy(out, planes[0], size_t(n) * sizeof(D)); return;
+    case 2: interleave_c<D, 2>(planes, out, n); return;
+    case 3: interleave_c<D, 3>(planes, out, n); return;
+    case 4: interleave_c<D, 4>(planes, out, n); return;
+    default:
+        for (idx j = 0; j < n; ++j)
+            for (idx c = 0; c < C; ++c) out[j * C + c] = planes[c][j];
+    }
+}
+
+// dst[r0 + i, c0 + j, c] = round_clip(res[c, i0 + i, j0 + j]) for i < nr, j < nc, colour
+// divided by the filtered alpha first (top / a where a > clear, else 0) as _run does. Each
+// plane's row is rounded into a planar buffer of D (vector loops), then interleaved.
+template <class A, class D>
+void tile_store_impl(const A* res, idx TH, idx TW, const Arr& d, idx i0, idx j0, idx r0,
+                     idx c0, idx nr, idx nc, bool alpha, double top, double clear) {
+    const idx W = d.n1, C = d.n2;
+    const idx plane = TH * TW;
+    std::vector<A> tmp(static_cast<size_t>(alpha ? nc : 0));
+    std::vector<A> f(static_cast<size_t>(alpha ? nc : 0));
+    std::vector<D> planar(static_cast<size_t>(nc * C));
+    std::vector<const D*> planes(static_cast<size_t>(C));
+    for (idx c = 0; c < C; ++c) planes[c] = planar.data() + c * nc;
+    D* base = reinterpret_cast<D*>(d.ptr);
+    for (idx i = 0; i < nr; ++i) {
+        const A* line = res + (i0 + i) * TW + j0;
+        if (alpha) {
+            const A* a = line + (C - 1) * plane;
+            for (idx j = 0; j < nc; ++j) f[j] = a[j] > A(clear) ? A(top) / a[j] : A(0);
+        }
+        for (idx c = 0; c < C; ++c) {
+            const A* in = line + c * plane;
+            if (alpha && c < C - 1) {
+                for (idx j = 0; j < nc; ++j) tmp[j] = in[j] * f[j];
+                in = tmp.data();
+            }
+            store_row<A, D>(in, planar.data() + c * nc, nc);
+        }
+        interleave<D>(planes.data(), base + ((r0 + i) * W + c0) * C, nc, C);
+    }
+}
+
 void check_same_image(const Arr& s, const Arr& d, idx channels) {
     if (d.n0 != s.n0 || d.n1 != s.n1 || d.n2 != channels)
         throw py::value_error("dst must have shape (" + std::to_string(s.n0) + ", " +
@@ -969,6 +1071,52 @@ void register_image(py::module_& m) {
        py::arg("cval"), py::arg("alpha"), py::arg("luma"), py::arg("threads"),
        "3x3 correlation with kx (and ky: the magnitude sqrt(gx^2 + gy^2)) of the colour "
        "channels or their luma, in one pass; see native_image_api.md");
+
+
+    m.def("tile_load", [](py::array src, py::array buf, long r0, long c0, int border,
+                          double cval, bool alpha) {
+        Arr s = take(src, "src", false, 3), b = take(buf, "buf", true, 3);
+        check_common(s, alpha, 1, border);
+        if (b.dt != acc_dt(s.dt))
+            throw py::type_error(std::string("buf must be ") + dt_name(acc_dt(s.dt)) + " for a " +
+                                 dt_name(s.dt) + " image, not " + dt_name(b.dt));
+        if (b.n0 != s.n2) throw py::value_error("buf must have one plane per image channel");
+        py::gil_scoped_release nogil;
+        with_type(s.dt, [&](auto si) {
+            using S = decltype(si);
+            using A = typename AccOf<S>::type;
+            tile_load_impl<S, A>(s, reinterpret_cast<A*>(b.ptr), b.n1, b.n2, r0, c0, border,
+                                 cval, alpha);
+        });
+    }, py::arg("src"), py::arg("buf"), py::arg("r0"), py::arg("c0"), py::arg("border"),
+       py::arg("cval"), py::arg("alpha"),
+       "buf (C, TH, TW) = image (H, W, C) rows r0.., columns c0.. (borders by index), converted "
+       "to the accumulator dtype, colour premultiplied by alpha");
+
+    m.def("tile_store", [](py::array res, py::array dst, long i0, long j0, long r0, long c0,
+                           long nr, long nc, bool alpha, double top, double clear) {
+        Arr r = take(res, "res", false, 3), d = take(dst, "dst", true, 3);
+        if (r.dt != F32 && r.dt != F64) throw py::type_error("res must be float32 or float64");
+        if (r.n0 != d.n2) throw py::value_error("res must have one plane per dst channel");
+        if (alpha && d.n2 < 2) throw py::value_error("alpha needs at least 2 channels");
+        if (nr < 0 || nc < 0 || i0 < 0 || j0 < 0 || i0 + nr > r.n1 || j0 + nc > r.n2 ||
+            r0 < 0 || c0 < 0 || r0 + nr > d.n0 || c0 + nc > d.n1)
+            throw py::value_error("tile_store: window out of bounds");
+        py::gil_scoped_release nogil;
+        with_type(r.dt, [&](auto ai) {
+            using A = decltype(ai);
+            if constexpr (std::is_floating_point_v<A>) {
+                with_type(d.dt, [&](auto di) {
+                    tile_store_impl<A, decltype(di)>(reinterpret_cast<const A*>(r.ptr), r.n1, r.n2,
+                                                     d, i0, j0, r0, c0, nr, nc, alpha, top, clear);
+                });
+            }
+        });
+    }, py::arg("res"), py::arg("dst"), py::arg("i0"), py::arg("j0"), py::arg("r0"),
+       py::arg("c0"), py::arg("nr"), py::arg("nc"), py::arg("alpha"), py::arg("top"),
+       py::arg("clear"),
+       "dst[r0:r0+nr, c0:c0+nc, :] = round_clip(res[:, i0:i0+nr, j0:j0+nc]) interleaved, colour "
+       "divided by the filtered alpha first");
 
     m.def("convert", [](py::array src, py::array dst, double scale, bool absolute, int threads) {
         Arr s = take(src, "src", false, 0), d = take(dst, "dst", true, 0);
