@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import warnings
 from typing import Literal
 
@@ -10,12 +11,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._dask import is_dask
+from .._errors import InputError, InputTypeError
 from ..backends import default_workers, get_backend, pyfftw_error
 from . import _exact, _native
 from ._direct import NATIVE_MAX_TAPS, NATIVE_THREAD_MACS, all_finite, direct
 from ._fft import fftconv, oaconv
 from ._planner import BAND_MAX_TAPS, Plan, constants, make_plan, np_per_output
-from ._validate import Problem, as_operand, check_method, check_mode, prepare
+from ._validate import Problem, as_operand, check_method, check_mode, normalize_axes, prepare
 
 Mode = Literal["full", "same", "valid"]
 Method = Literal["auto", "direct", "fft", "oa"]
@@ -36,7 +38,7 @@ def _resolve(p: Problem, backend, workers):
 
 
 def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
-             spectra: dict | None = None) -> np.ndarray:
+             spectra: dict | None = None, strided: bool = False) -> np.ndarray:
     rdt = p.result_dtype
     if plan.method == "direct":
         return direct(p, plan.variant or "taps", workers)
@@ -51,7 +53,7 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
     if rounded and rdt.kind in "biu":
         acc = np.rint(y).astype(np.int64)
         return _exact.finish_integer(acc, rdt, _exact.output_bound(p))
-    if y.dtype == rdt and y.flags.c_contiguous:
+    if y.dtype == rdt and (strided or y.flags.c_contiguous):
         return y                                     # fresh memory, already the answer
     if rdt.kind != "c" and y.dtype.kind == "c":
         y = y.real
@@ -79,12 +81,17 @@ def _axes_last(p: Problem) -> tuple[Problem, list[int] | None]:
 
 
 def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
-         spectra: dict | None = None, finite: bool = False, transform_gain: float = 1.0):
-    """Validate, plan (``transform_gain``: see :func:`make_plan`), execute."""
+         spectra: dict | None = None, finite: bool = False, transform_gain: float = 1.0,
+         window=None):
+    """Validate, plan (``transform_gain``: see :func:`make_plan`), execute. With
+    ``window`` (see :func:`convolve_window`; ``mode`` is then 'full'), the kept window of
+    the full result, which may be a strided view of fresh memory."""
     check_method(method)
     p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
     if p is None:
         return early
+    if window is not None:
+        p = _windowed(p, axes, window)
     if fft_style and not p.axes:
         # every convolved axis has length 1: a broadcast product, as scipy returns it
         return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
@@ -92,13 +99,14 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
     plan = make_plan(p, method, b, w, transform_gain)
     if (plan.method == "oa" or plan.variant == "band") and not finite and _has_nonfinite(p):
         plan = _nonfinite_plan(p, plan, method)
-    out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra)
+    strided = window is not None
+    out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra, strided=strided)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
             and not np.isfinite(out.flat[0]):
         # One non-finite input value spreads over every output of a transform.
         if method == "auto":
             plan = Plan(method="direct", variant="taps" if len(p.axes) > 1 else "lines")
-            return _execute(p, plan, b, w, rounded=not fft_style)
+            return _execute(p, plan, b, w, rounded=not fft_style, strided=strided)
         warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
                       "output. Consider using method='direct' instead.", RuntimeWarning,
                       stacklevel=3)
@@ -265,8 +273,10 @@ def _small_1d(in1, in2, mode):
     if mode == "same" and n < m:
         return None
     ka, kv = a.dtype.kind, v.dtype.kind
-    if short > 3:
+    if 3 < short <= NATIVE_MAX_TAPS:
         return _small_native(a, v, mode)
+    # (longer kernels: numpy.convolve's dot products beat the compiled loop, which is
+    # made for at most NATIVE_MAX_TAPS taps: 1e3 x 301 float64 48 against 101 us)
     if ka in "fc" and kv in "fc":
         if a.dtype.itemsize > 16 or v.dtype.itemsize > 16 or "e" in (a.dtype.char,
                                                                        v.dtype.char):
@@ -359,6 +369,87 @@ def correlate(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Metho
                         backend=backend, workers=workers)
     return convolve(a1, _reverse_conj(a2, axes), mode, method, axes,
                     backend=backend, workers=workers)
+
+
+def _windowed(p: Problem, axes, window) -> Problem:
+    """``p`` (prepared in 'full' mode) keeping ``window`` on the axes of ``axes``."""
+    user = normalize_axes(axes, p.x.ndim)
+    try:
+        pairs = [tuple(operator.index(v) for v in pair) for pair in window]
+    except TypeError:
+        raise InputError(f"window must hold one (start, stop) pair of integers per axis, "
+                         f"not {window!r}") from None
+    if len(pairs) != len(user) or any(len(pair) != 2 for pair in pairs):
+        raise InputError(f"window must hold one (start, stop) pair per convolved axis "
+                         f"({len(user)}), not {window!r}")
+    start, stop = list(p.start), list(p.stop)
+    for a, (s, e) in zip(user, pairs):
+        full = p.stop[a]
+        if not 0 <= s < e <= full:
+            raise InputError(f"window ({s}, {e}) on axis {a} must satisfy 0 <= start < stop "
+                             f"<= {full} (the full result's length there)")
+        start[a], stop[a] = s, e
+    return dataclasses.replace(p, start=tuple(start), stop=tuple(stop))
+
+
+def convolve_window(in1: ArrayLike, in2: ArrayLike, window, method: Method = "auto",
+                    axes=None, *, correlate: bool = False, backend: str | None = None,
+                    workers: int | None = None) -> np.ndarray:
+    """One window of the full convolution (or correlation), maybe as a strided view.
+
+    For front ends that crop the result themselves (convolution layers): the transform
+    is only as long as the window needs, and the result is not copied into a
+    contiguous array when it is most of the inverse transform's output.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        As for :func:`convolve` (NumPy arrays, not dask).
+    window : sequence of (int, int)
+        One ``(start, stop)`` pair per axis of ``axes`` (in that order), in the
+        coordinates of the full result: ``0 <= start < stop <= n + m - 1``.
+    method, axes, backend, workers
+        As for :func:`convolve`.
+    correlate : bool, keyword-only
+        The window of :func:`correlate`'s full result instead (``in2`` reversed and
+        conjugated along ``axes``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``convolve(in1, in2, "full", ...)[window]`` (or ``correlate``'s), with the dtype
+        :func:`convolve` gives, in memory of its own that may be a strided view of a
+        larger array (not C-contiguous).
+
+    Raises
+    ------
+    ValueError
+        A window not inside the full result, or not one pair per axis; anything
+        :func:`convolve` raises.
+    TypeError
+        Non-numeric dtypes, a dask operand.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigconv.engine import convolve_window
+    >>> convolve_window(np.arange(5.0), np.array([1.0, 1.0, 1.0]), [(1, 4)])
+    array([1., 3., 6.])
+    >>> convolve_window(np.arange(5.0), np.array([1.0, 0.0, -1.0]), [(2, 5)],
+    ...                 correlate=True)
+    array([-2., -2., -2.])
+    """
+    if is_dask(in1) or is_dask(in2):
+        raise InputTypeError("convolve_window takes NumPy arrays, not dask arrays")
+    check_method(method)
+    if correlate:
+        a2 = as_operand(in2, "in2")
+        if a2.ndim:
+            in2 = _reverse_conj(a2, axes)
+        elif a2.dtype.kind == "c":
+            in2 = a2.conj()
+    return _run(in1, in2, "full", method, axes, backend, workers, fft_style=False,
+                window=window)
 
 
 def fftconvolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", axes=None, *,
