@@ -4,6 +4,7 @@ from ._api import (
                    Convolver,
                    choose_conv_method,
                    convolve,
+                   convolve_window,
                    correlate,
                    explain,
                    fftconvolve,
@@ -27,7 +28,8 @@ from ._two_d import convolve2d, correlate2d
 from ._windows import gather_windows, scatter_windows
 
 __all__ = ["BORDERS", "Convolver", "Plan", "Scaling", "box_filter", "choose_conv_method",
-           "convolve", "convolve2d", "correlate", "correlate2d", "edge_response", "explain",
-           "fftconvolve", "filter_passes", "finite_peak", "full_scale", "gather_windows",
-           "measure_scaling", "multiply_spectra", "native_info", "oaconvolve", "pad",
-           "scale_to_dtype", "scatter_windows", "separable_filter"]
+           "convolve", "convolve2d", "convolve_window", "correlate", "correlate2d",
+           "edge_response", "explain", "fftconvolve", "filter_passes", "finite_peak",
+           "full_scale", "gather_windows", "measure_scaling", "multiply_spectra",
+           "native_info", "oaconvolve", "pad", "scale_to_dtype", "scatter_windows",
+           "separable_filter"]

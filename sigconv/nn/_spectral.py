@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..engine import convolve, correlate
+from ..engine import convolve_window
 from ._args import Geometry
 from ._pad import fold, pad
 
@@ -87,33 +87,38 @@ def _chunks(geo: Geometry, per_image_elems: int, itemsize: int) -> int:
 
 
 def forward(x: np.ndarray, w: np.ndarray, geo: Geometry, method: str) -> np.ndarray:
-    """y (N, C_out, *out) by the engine with ``method`` 'fft' or 'oa'."""
+    """y (N, C_out, *out) by the engine with ``method`` 'fft' or 'oa'.
+
+    The engine returns just the window of the full correlation the layer keeps (its
+    outputs at stride 1), as a strided view of the inverse transform's output when that
+    is most of it, so nothing is copied after the transforms."""
     G, cg, cog, nsp = geo.groups, geo.cg, geo.cog, geo.nsp
     full = uses_full_mode(geo)
     xs = x if full else pad(x, geo.pads, geo.padding_mode)
     wd = dilated(w, geo)
     axes = tuple(range(-nsp, 0))
+    # the window in the coordinates of the full correlation of xs with the kernel
     start = (tuple(r - 1 - a for r, (a, b) in zip(geo.reach, geo.pads)) if full
-             else (0,) * nsp)
-    keep = tuple(slice(s0, s0 + (o - 1) * s + 1, s)
-                 for s0, o, s in zip(start, geo.out_size, geo.stride))
-    mode = "full" if full else "valid"
+             else tuple(r - 1 for r in geo.reach))
+    window = tuple((s0, s0 + (o - 1) * s + 1)
+                   for s0, o, s in zip(start, geo.out_size, geo.stride))
+    step = tuple(slice(None, None, s) for s in geo.stride)
     N = geo.batch
     wk = _workers(geo)
     if cg == 1:
-        y = correlate(xs.reshape((N, G, 1) + xs.shape[2:]),
-                      wd.reshape((1, G, cog) + wd.shape[2:]), mode, method, axes, workers=wk)
-        y = y.reshape((N, geo.c_out) + y.shape[3:])[(slice(None),) * 2 + keep]
-        return y
+        y = convolve_window(xs.reshape((N, G, 1) + xs.shape[2:]),
+                            wd.reshape((1, G, cog) + wd.shape[2:]), window, method, axes,
+                            correlate=True, workers=wk)
+        return y.reshape((N, geo.c_out) + y.shape[3:])[(slice(None),) * 2 + step]
     wg = wd.reshape((1, G, cog, cg) + wd.shape[2:])
     y = np.empty((N, G, cog) + geo.out_size, x.dtype)
     per = G * cog * cg * math.prod(n + r - 1 for n, r in zip(xs.shape[2:], geo.reach))
     nb = _chunks(geo, per, 8)
     for n0 in range(0, N, nb):
         n1 = min(N, n0 + nb)
-        part = correlate(xs[n0:n1].reshape((n1 - n0, G, 1, cg) + xs.shape[2:]), wg,
-                         mode, method, axes, workers=wk)
-        np.sum(part[(slice(None),) * 4 + keep], axis=3, out=y[n0:n1])
+        part = convolve_window(xs[n0:n1].reshape((n1 - n0, G, 1, cg) + xs.shape[2:]), wg,
+                               window, method, axes, correlate=True, workers=wk)
+        np.sum(part[(slice(None),) * 4 + step], axis=3, out=y[n0:n1])
     return y.reshape((N, geo.c_out) + geo.out_size)
 
 
@@ -134,27 +139,30 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
     wk = _workers(geo)
     gx = gw = None
     if need_gx:
+        # the full convolution covers padded positions [0, O_s + reach - 1), the rest got
+        # nothing; with zero padding covering the input, only the input's window is asked
+        span = tuple(o + r - 1 for o, r in zip(osz, geo.reach))
+        inner = geo.padding_mode == "zeros" and all(
+            a + n <= f for (a, _), n, f in zip(geo.pads, geo.in_size, span))
+        window = (tuple((a, a + n) for (a, _), n in zip(geo.pads, geo.in_size)) if inner
+                  else tuple((0, f) for f in span))
         if cg == 1:
-            part = convolve(gs.reshape((N, G, cog) + osz), wd.reshape((1, G, cog) + geo.reach),
-                            "full", method, axes, workers=wk)
+            part = convolve_window(gs.reshape((N, G, cog) + osz),
+                                   wd.reshape((1, G, cog) + geo.reach), window, method, axes,
+                                   workers=wk)
             full = part.sum(axis=2) if cog > 1 else part[:, :, 0]
         else:
             wg = wd.reshape((1, G, cog, cg) + geo.reach)
-            per = G * cog * cg * math.prod(o + r - 1 for o, r in zip(osz, geo.reach))
+            per = G * cog * cg * math.prod(span)
             nb = _chunks(geo, per, 8)
-            full = np.empty((N, geo.c_in) + tuple(o + r - 1 for o, r in zip(osz, geo.reach)),
-                            x.dtype)
+            full = np.empty((N, geo.c_in) + tuple(e - s for s, e in window), x.dtype)
             for n0 in range(0, N, nb):
                 n1 = min(N, n0 + nb)
-                part = convolve(gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), wg,
-                                "full", method, axes, workers=wk)
+                part = convolve_window(gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), wg,
+                                       window, method, axes, workers=wk)
                 full[n0:n1] = part.sum(axis=2).reshape((n1 - n0, geo.c_in) + part.shape[4:])
-        # full covers padded positions [0, O_s + reach - 1); the rest got nothing
-        span = full.shape[2:]
-        if geo.padding_mode == "zeros" and all(a + n <= f for (a, _), n, f in
-                                               zip(geo.pads, geo.in_size, span)):
-            gx = full[(slice(None),) * 2 + tuple(slice(a, a + n) for (a, _), n in
-                                                 zip(geo.pads, geo.in_size))]
+        if inner:
+            gx = full
         else:
             gxp = np.zeros((N, geo.c_in) + geo.padded, x.dtype)
             gxp[(slice(None),) * 2 + tuple(slice(0, f) for f in span)] = full
@@ -166,16 +174,19 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
         use_full = geo.padding_mode == "zeros" and all(
             j >= 0 and j + r <= n + o - 1 and n + o - 1 <= p
             for j, r, n, o, p in zip(lead, geo.reach, geo.in_size, osz, geo.padded))
+        # ... (the window of the full correlation starts at lag - (O_s - 1))
         if use_full:
-            src, mode, lag = x, "full", tuple(slice(j, j + r, d) for j, r, d in
-                                              zip(lead, geo.reach, geo.dilation))
+            src, first = x, lead
         else:
-            src, mode = pad(x, geo.pads, geo.padding_mode), "valid"
-            lag = tuple(slice(0, r, d) for r, d in zip(geo.reach, geo.dilation))
+            src = pad(x, geo.pads, geo.padding_mode)
+            first = tuple(o - 1 for o in osz)
+        window = tuple((j, j + r) for j, r in zip(first, geo.reach))
+        lag = tuple(slice(None, None, d) for d in geo.dilation)
         size = src.shape[2:]
         if cg == 1:
-            part = correlate(src.reshape((N, G, 1) + size), gs.reshape((N, G, cog) + osz),
-                             mode, method, axes, workers=wk)
+            part = convolve_window(src.reshape((N, G, 1) + size),
+                                   gs.reshape((N, G, cog) + osz), window, method, axes,
+                                   correlate=True, workers=wk)
             gw = part[(slice(None),) * 3 + lag].sum(axis=0).reshape(w.shape)
         else:
             gw = np.zeros((G, cog, cg) + geo.kernel, x.dtype)
@@ -183,9 +194,9 @@ def backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, geo: Geometry, method
             nb = _chunks(geo, per, 8)
             for n0 in range(0, N, nb):
                 n1 = min(N, n0 + nb)
-                part = correlate(src[n0:n1].reshape((n1 - n0, G, 1, cg) + size),
-                                 gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz),
-                                 mode, method, axes, workers=wk)
+                part = convolve_window(src[n0:n1].reshape((n1 - n0, G, 1, cg) + size),
+                                       gs[n0:n1].reshape((n1 - n0, G, cog, 1) + osz), window,
+                                       method, axes, correlate=True, workers=wk)
                 gw += part[(slice(None),) * 4 + lag].sum(axis=0)
             gw = gw.reshape(w.shape)
     return gx, gw

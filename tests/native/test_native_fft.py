@@ -263,6 +263,32 @@ def test_pad_fill_casts_and_zeros_every_supported_dtype():
         k.pad_fill(np.zeros(2), np.zeros(4), 1)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.complex64, np.complex128])
+def test_pad_fill_same_dtype_at_any_page_offset(dt):
+    """The same-dtype copy (a plain loop, not memcpy: see copy_plain) is exact wherever the
+    source and destination start within a page, odd lengths and unaligned starts included."""
+    k = _native.kernels()
+    rng = np.random.default_rng(15)
+    item = np.dtype(dt).itemsize
+    rows, n, width = 3, 4099, 4103
+    src_raw = np.empty(rows * n * item + 8192, np.uint8)
+    dst_raw = np.empty(rows * width * item + 8192, np.uint8)
+    base_s = -src_raw.ctypes.data % 4096
+    base_d = -dst_raw.ctypes.data % 4096
+    for so in (0, item, 16, 48):
+        src = src_raw[base_s + so:base_s + so + rows * n * item].view(dt).reshape(rows, n)
+        src[...] = _draw(rng, (rows, n), dt)
+        for delta in (0, item, 16, 32, 64, 4096 - item):
+            off = base_d + (so + delta) % 4096
+            dst = dst_raw[off:off + rows * width * item].view(dt).reshape(rows, width)
+            dst[...] = 7
+            for threads in (1, 2):
+                k.pad_fill(dst, src, threads)
+                want = np.zeros((rows, width), dt)
+                want[:, :n] = src
+                np.testing.assert_array_equal(dst, want)
+
+
 def test_oa_glue_against_numpy_blocks():
     """oa_fill and oa_add on their own: blocks, zero padding, tails carried across
     chunks, the kept window and columns, float32 output from float64 blocks."""
