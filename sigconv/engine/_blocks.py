@@ -11,8 +11,10 @@ the peak of an edge map and its scaling run in the compiled core
 ``workers`` threads (the result does not depend on their number) and results are rounded
 and clipped straight into the output, so a filter needs the input, the output and at most
 one image-sized temporary (measured by ``benchmarks/bench_image.py --memory``). Dense
-2-D kernels, other dtypes, other methods, and a build without the core take the NumPy
-twin below, which the tests compare with the compiled path.
+2-D kernels of 25 taps or more (``method`` 'auto' or 'fft', finite images) are filtered
+by FFT tiles, any dtype, with the compiled tile load and store when the core is loaded
+(:mod:`sigconv.engine._tiles`). Other dtypes, other methods, and a build without the
+core take the NumPy twin below, which the tests compare with the compiled path.
 
 **NumPy twin.** Pipeline of every block function (one place, :func:`_run`):
 
