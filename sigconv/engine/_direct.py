@@ -67,6 +67,15 @@ def direct(p: Problem, variant: str = "taps", workers: int | None = None) -> np.
             return out.astype(p.result_dtype, copy=False) if bound is None else \
                 _exact.finish_integer(out, p.result_dtype, bound)
         variant = "lines"        # the core is off (or the data too large for float64)
+    if variant == "native2d":
+        k = _native.kernels()
+        if k is not None and native2d_ok(p) and (bound is None or bound <= BAND_EXACT):
+            out = _native_direct2d(k, p, default_workers() if workers is None else workers)
+            if bound is not None:
+                out = out.astype(np.int64)
+            return out.astype(p.result_dtype, copy=False) if bound is None else \
+                _exact.finish_integer(out, p.result_dtype, bound)
+        variant = "taps"
     if variant == "ndimage" and ndimage_ok(p):
         out = _ndimage(p)
     elif variant == "convolve2d" and convolve2d_ok(p):
@@ -141,6 +150,34 @@ def _native_direct(k, p: Problem, workers: int) -> np.ndarray:
     threads = max(1, min(workers, out.size * m // NATIVE_THREAD_MACS))
     k.direct_conv(out, x2, h2, s, threads)
     return out.reshape(p.out_shape)
+
+
+# The compiled 2-D loop takes kernels of up to this many taps (beyond, transforms win).
+NATIVE2D_MAX_TAPS = 256
+
+
+def native2d_ok(p: Problem) -> bool:
+    """Whether the compiled 2-D direct loop applies: two 2-D real (float or integer)
+    operands, both axes convolved, the smaller at most NATIVE2D_MAX_TAPS taps."""
+    return (p.x.ndim == 2 and len(p.axes) == 2 and p.result_dtype.kind in "iuf"
+            and p.result_dtype.itemsize <= 8
+            and min(p.x.size, p.h.size) <= NATIVE2D_MAX_TAPS)
+
+
+def _native_direct2d(k, p: Problem, workers: int) -> np.ndarray:
+    """The compiled 2-D direct loop (``_core.direct_conv2d``) over the kept window; the
+    larger operand (by size) is the signal."""
+    rdt = p.result_dtype
+    work = np.dtype(np.float32) if rdt in (np.float32, np.float16) else np.dtype(np.float64)
+    x, h = p.x, p.h
+    if h.size > x.size:               # the full convolution is symmetric in its operands
+        x, h = h, x
+    x2 = np.ascontiguousarray(x, dtype=work)
+    h2 = np.ascontiguousarray(h, dtype=work)
+    out = np.empty(p.out_shape, work)
+    threads = max(1, min(workers, out.size * h2.size // NATIVE_THREAD_MACS))
+    k.direct_conv2d(out, x2, h2, p.start[0], p.start[1], threads)
+    return out
 
 
 def ndimage_ok(p: Problem) -> bool:

@@ -51,6 +51,7 @@ from ._direct import (
     band_ok,
     band_roles,
     convolve2d_ok,
+    native2d_ok,
     native_lines,
     ndimage_ok,
 )
@@ -274,6 +275,15 @@ def direct_costs(p: Problem, c: dict, workers: int = 1) -> dict:
         if workers > 1 and out_size * m >= 2 * NATIVE_THREAD_MACS:
             t /= c["nat_thread_gain"]
         costs["direct:native"] = c["nat_call"] + t
+    if _native.kernels() is not None and native2d_ok(p) and (
+            p.result_dtype.kind not in "biu" or _exact.dtype_bound(p) <= BAND_EXACT):
+        m = min(p.x.size, p.h.size)
+        t = out_size * (c["nat_out"] + m * c["nat_mac"])
+        if p.result_dtype in (np.float32, np.float16):
+            t *= c["nat_f4"]
+        if workers > 1 and out_size * m >= 2 * NATIVE_THREAD_MACS:
+            t /= c["nat_thread_gain"]
+        costs["direct:native2d"] = c["nat_call"] + t
     m = band_roles(p)[1].shape[axes[0]] if band_ok(p) else 0
     if 0 < m <= BAND_MAX_TAPS and (p.result_dtype.kind not in "biu"
                                    or _exact.dtype_bound(p) <= BAND_EXACT):

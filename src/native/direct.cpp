@@ -52,6 +52,51 @@ SIGCONV_CLONES void conv_line(T* out, const T* x, std::ptrdiff_t n, const T* h,
     }
 }
 
+// conv_line's outputs added into out instead of stored (the rows of a 2-D kernel).
+template <class T>
+SIGCONV_CLONES void conv_line_add(T* out, const T* x, std::ptrdiff_t n, const T* h,
+                                  std::ptrdiff_t m, std::ptrdiff_t q0, std::ptrdiff_t count) {
+    std::ptrdiff_t t = 0;
+    while (t < count) {
+        const std::ptrdiff_t q = q0 + t;
+        if (q - (m - 1) >= 0 && q + TILE - 1 <= n - 1 && t + TILE <= count) {
+            T acc[TILE];
+            for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] = T(0);
+            const T* base = x + q;
+            for (std::ptrdiff_t i = 0; i < m; ++i) {
+                const T hi = h[i];
+                const T* xs = base - i;
+                for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] += hi * xs[k];
+            }
+            for (std::ptrdiff_t k = 0; k < TILE; ++k) out[t + k] += acc[k];
+            t += TILE;
+        } else {
+            out[t] += edge_output(x, n, h, m, q);
+            ++t;
+        }
+    }
+}
+
+// out (E0, E1)[r, c] = the full 2-D convolution of x (n0, n1) with h (m0, m1) at (s0 + r,
+// s1 + c): for each output row, the rows of h that overlap x in ascending order, each row's
+// 1-D convolution (taps ascending) added in. Rows are shared between threads.
+template <class T>
+void conv_2d(T* out, const T* x, const T* h, std::ptrdiff_t n0, std::ptrdiff_t n1,
+             std::ptrdiff_t m0, std::ptrdiff_t m1, std::ptrdiff_t s0, std::ptrdiff_t s1,
+             std::ptrdiff_t E0, std::ptrdiff_t E1, int threads) {
+    parallel_for(E0, threads, [&](std::ptrdiff_t r0, std::ptrdiff_t r1) {
+        for (std::ptrdiff_t r = r0; r < r1; ++r) {
+            T* o = out + r * E1;
+            std::fill(o, o + E1, T(0));
+            const std::ptrdiff_t q = s0 + r;
+            const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, q - (n0 - 1));
+            const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(m0 - 1, q);
+            for (std::ptrdiff_t i = lo; i <= hi; ++i)
+                conv_line_add(o, x + (q - i) * n1, n1, h + i * m1, m1, s1, E1);
+        }
+    });
+}
+
 template <class T>
 void conv_lines(T* out, const T* x, const T* h, std::ptrdiff_t G, std::ptrdiff_t n,
                 std::ptrdiff_t m, bool x_lines, bool h_lines, std::ptrdiff_t s,
@@ -115,6 +160,42 @@ void direct_conv(py::array out, py::array x, py::array h, std::ptrdiff_t s, int 
     }
 }
 
+
+void direct_conv2d(py::array out, py::array x, py::array h, std::ptrdiff_t s0, std::ptrdiff_t s1,
+                   int threads) {
+    require(out.writeable(), "out must be writeable");
+    require((out.flags() & py::array::c_style) && (x.flags() & py::array::c_style) &&
+                (h.flags() & py::array::c_style),
+            "arrays must be C-contiguous");
+    require(out.ndim() == 2 && x.ndim() == 2 && h.ndim() == 2, "arrays must be 2-D");
+    const py::dtype d = out.dtype();
+    const char b = d.byteorder();
+    require(x.dtype().num() == d.num() && h.dtype().num() == d.num() &&
+                x.dtype().byteorder() == b && h.dtype().byteorder() == b && native_order(d),
+            "x, h and out must share one dtype, in this machine's byte order");
+    require(threads >= 1, "threads must be >= 1");
+    const std::ptrdiff_t E0 = out.shape(0), E1 = out.shape(1);
+    const std::ptrdiff_t n0 = x.shape(0), n1 = x.shape(1), m0 = h.shape(0), m1 = h.shape(1);
+    require(n0 >= 1 && n1 >= 1 && m0 >= 1 && m1 >= 1 && s0 >= 0 && s1 >= 0 &&
+                s0 + E0 <= n0 + m0 - 1 && s1 + E1 <= n1 + m1 - 1,
+            "window outside the result");
+    if (out.size() == 0) return;
+    void* op = out.mutable_data();
+    const void* xp = x.data();
+    const void* hp = h.data();
+    if (d.kind() == 'f' && d.itemsize() == 8) {
+        py::gil_scoped_release nogil;
+        conv_2d(static_cast<double*>(op), static_cast<const double*>(xp),
+                static_cast<const double*>(hp), n0, n1, m0, m1, s0, s1, E0, E1, threads);
+    } else if (d.kind() == 'f' && d.itemsize() == 4) {
+        py::gil_scoped_release nogil;
+        conv_2d(static_cast<float*>(op), static_cast<const float*>(xp),
+                static_cast<const float*>(hp), n0, n1, m0, m1, s0, s1, E0, E1, threads);
+    } else {
+        require(false, "dtype must be float32 or float64, not " + std::string(py::str(d)));
+    }
+}
+
 }  // namespace
 
 void register_direct(py::module_& m) {
@@ -122,6 +203,10 @@ void register_direct(py::module_& m) {
           py::arg("threads"),
           "out (G, E) = the full convolution of the lines of x (G or 1, n) and h (G or 1, m) "
           "at indices s .. s + E; float32 or float64");
+    m.def("direct_conv2d", &direct_conv2d, py::arg("out"), py::arg("x"), py::arg("h"),
+          py::arg("s0"), py::arg("s1"), py::arg("threads"),
+          "out (E0, E1) = the full 2-D convolution of x (n0, n1) and h (m0, m1) at rows s0.., "
+          "columns s1..; float32 or float64");
 }
 
 }  // namespace sigconv

@@ -107,3 +107,80 @@ def test_direct_conv_checks_its_arguments():
         k.direct_conv(np.empty((1, 12)), np.ones((1, 8)), np.ones((1, 3)), 0, 1)
     with pytest.raises(ValueError, match="broadcast"):
         k.direct_conv(np.empty((2, 10)), np.ones((3, 8)), np.ones((1, 3)), 0, 1)
+
+
+# ----------------------------------------------------------------- the 2-D loop
+
+CASES_2D = [((7, 9), (3, 3)), ((1, 1), (1, 1)), ((5, 4), (6, 2)), ((2, 40), (3, 33)),
+            ((64, 70), (5, 7)), ((33, 100), (16, 16)), ((3, 3), (9, 11))]
+
+
+def _exact_2d(x, h):
+    """The full 2-D convolution by the definition, in Python integers or float64 sums."""
+    n0, n1 = x.shape
+    m0, m1 = h.shape
+    out = np.zeros((n0 + m0 - 1, n1 + m1 - 1), object if x.dtype.kind in "iu" else np.float64)
+    for i in range(m0):
+        for j in range(m1):
+            tap = int(h[i, j]) if x.dtype.kind in "iu" else float(h[i, j])
+            part = x.astype(object) if x.dtype.kind in "iu" else x.astype(np.float64)
+            out[i:i + n0, j:j + n1] += tap * part
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:exact integer result spans")
+@pytest.mark.parametrize("dt", [np.float64, np.float32, np.int16, np.uint8])
+def test_native_direct2d_matches_definition(dt):
+    from sigconv.engine._direct import native2d_ok
+    rng = np.random.default_rng(22)
+    for xs, hs in CASES_2D:
+        x, h = _draw(rng, xs, dt), _draw(rng, hs, dt)
+        full = _exact_2d(x, h)
+        for mode in MODES:
+            try:
+                p, _ = prepare(x, h, mode, None, fft_style=False)
+            except ValueError:              # 'valid' with neither operand the larger
+                continue
+            if p is None or not p.axes:                  # (1, 1) * (1, 1): nothing to convolve
+                continue
+            assert native2d_ok(p)
+            got = direct(p, "native2d", 2)
+            want = full[tuple(slice(s, e) for s, e in zip(p.start, p.stop))]
+            if np.dtype(dt).kind in "iu":
+                np.testing.assert_array_equal(got.astype(object), want)   # exact
+            else:
+                tol = (1e-5 if dt == np.float32 else 1e-12) * max(1.0, np.abs(want).max()) \
+                    * h.size
+                np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+            assert got.dtype == p.result_dtype or np.dtype(dt).kind in "iu"
+
+
+def test_native_direct2d_threads_and_strided_inputs():
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((300, 411))[:, ::2]           # strided view
+    h = rng.standard_normal((7, 5)).T                      # transposed: not contiguous
+    p, _ = prepare(x, h, "same", None, fft_style=False)
+    one, two, four = (direct(p, "native2d", w) for w in (1, 2, 4))
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, four)
+    from scipy import signal
+    np.testing.assert_allclose(one, signal.convolve2d(x, h, "same"), rtol=0, atol=1e-10)
+
+
+def test_native_direct2d_planned_and_equal_to_twin():
+    rng = np.random.default_rng(24)
+    x, h = rng.standard_normal((512, 512)), rng.standard_normal((3, 3))
+    plan = sigconv.explain(x, h)
+    assert (plan.method, plan.variant) == ("direct", "native2d")
+    got = sigconv.convolve(x, h, "same")
+    with _native.use_native(False):
+        assert sigconv.explain(x, h).variant != "native2d"
+        twin = sigconv.convolve(x, h, "same")
+    np.testing.assert_allclose(got, twin, rtol=0, atol=1e-12)
+    nan = x.copy()
+    nan[100, 100] = np.nan
+    y = sigconv.convolve(nan, h, "same")
+    assert np.isnan(y).sum() == 9                      # NaN stays within the kernel's reach
+    with pytest.raises(ValueError, match="window outside"):
+        _native.kernels().direct_conv2d(np.zeros((3, 3)), np.zeros((2, 2)), np.zeros((1, 1)),
+                                        0, 1, 1)
