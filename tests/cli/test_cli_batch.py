@@ -159,6 +159,44 @@ class KilledWork(image_cmds.ImageWork):
         return super().__call__(args, say, progress)
 
 
+class NeighbourLostWork(image_cmds.ImageWork):
+    """'slow*' inputs are written, then their worker dawdles before returning; a 'kill*'
+    input waits until such an output exists and then dies by SIGKILL: the pool breaks
+    with the finished neighbour's result still in flight."""
+
+    def __call__(self, args, say, progress=False):
+        name = os.path.basename(args.input)
+        if name.startswith("kill"):
+            slow = os.path.join(os.path.dirname(args.output), "slow.png")
+            end = time.monotonic() + 20
+            while not os.path.exists(slow) and time.monotonic() < end:
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = super().__call__(args, say, progress)
+        if name.startswith("slow"):
+            time.sleep(1.0)
+        return out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_finished_neighbour_of_a_killed_worker_is_counted_written(pictures, tmp_path,
+                                                                    capsys, monkeypatch):
+    """The file whose worker survived is run again alone and counted once, written; the
+    culprit fails; the summary matches the directory."""
+    monkeypatch.setattr(image_cmds, "ImageWork", NeighbourLostWork)
+    (pictures / "kill.png").write_bytes((pictures / "p1.png").read_bytes())
+    (pictures / "slow.png").write_bytes((pictures / "p2.png").read_bytes())
+    out = tmp_path / "out"
+    code, err = run(capsys, "blur", pictures / "slow.png", pictures / "kill.png",
+                    pictures / "p3.png", "-o", out, "--sigma", "1", "--jobs", "2")
+    assert code == 1
+    errors = error_lines(err)
+    assert errors == [f"sigconv: error: {pictures / 'kill.png'}: its worker process died "
+                      "(killed, or out of memory?)"]
+    assert listing(out) == ["p3.png", "slow.png"]
+    assert err.splitlines()[-1] == "sigconv: 2 written, 1 failed"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_killed_worker_fails_its_files_and_the_rest_go_on(pictures, tmp_path, capsys,
                                                             monkeypatch):
