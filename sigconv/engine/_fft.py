@@ -384,10 +384,6 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
               spectra: dict | None) -> np.ndarray:
     """:func:`fftconv` chunk by chunk of rows, into a new C-contiguous result."""
     lead = plan.lead
-    fh = backend.plan(lay.keys[1])
-    H = _kernel_spectrum(fh, p.h, None, spectra, lay.spectrum_key + ("native",),
-                         lay.fill_h, k, workers)
-    H2 = H.reshape((plan.hrows,) + H.shape[lead:])
     x2 = p.x.reshape((plan.rows,) + p.x.shape[lead:])
     C = plan.size
     nchunks = -(-plan.rows // C)
@@ -398,6 +394,30 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
                                  axes=tuple(a - lead + 1 for a in kk.axes),
                                  slot=f"r{t}{kk.slot}") for kk in lay.keys)
         trios.append(_plan_trio(backend, keys))
+    skey = lay.spectrum_key + ("native",)
+    H = spectra.get(skey) if spectra is not None else None
+    if H is None and C < plan.hrows:
+        # the kernel's spectrum chunk by chunk too, on the same one-thread plans
+        h2 = p.h.reshape((plan.hrows,) + p.h.shape[lead:])
+        fh0 = trios[0][1]
+        H = np.empty((plan.hrows,) + fh0.output.shape[1:], fh0.output.dtype)
+        slices = _fill_slices(fh0.input.shape, (C,) + h2.shape[1:])
+        hchunks = iter(range(0, plan.hrows, C))
+
+        def spectrum(t: int) -> None:
+            fh = trios[t][1]
+            for g0 in hchunks:
+                _pad(k, fh.input, h2[g0:g0 + C], slices, 1)
+                np.copyto(H[g0:g0 + C], fh.execute())
+        _on_threads(spectrum, min(threads, plan.hrows // C))
+        if spectra is not None:
+            if len(spectra) >= 8:
+                spectra.clear()
+            spectra[skey] = H
+    elif H is None:
+        H = _kernel_spectrum(backend.plan(lay.keys[1]), p.h, None, spectra, skey,
+                             lay.fill_h, k, workers)
+    H2 = H.reshape((plan.hrows,) + H.shape[H.ndim - len(p.axes):])   # either layout
     keep = (slice(None),) + lay.keep[lead:]
     out = np.empty((plan.rows,) + tuple(sl.stop - sl.start for sl in lay.keep[lead:]),
                    trios[0][2].output.dtype)
@@ -421,16 +441,22 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
             Y = inv.execute()
             np.copyto(out[r0:r1], Y[:n][keep])
 
-    if threads == 1:
-        work(0)
-    else:
-        futs = [_pool(threads - 1).submit(work, t) for t in range(1, threads)]
-        try:
-            work(0)
-        finally:
-            for f in futs:
-                f.result()
+    _on_threads(work, threads)
     return out.reshape(tuple(sl.stop - sl.start for sl in lay.keep))
+
+
+def _on_threads(fn, threads: int) -> None:
+    """fn(0) on this thread and fn(1) ... fn(threads - 1) on the pool; they share their
+    work through an iterator, so a thread that starts late finds less (or nothing) to do."""
+    if threads <= 1:
+        fn(0)
+        return
+    futs = [_pool(threads - 1).submit(fn, t) for t in range(1, threads)]
+    try:
+        fn(0)
+    finally:
+        for f in futs:
+            f.result()
 
 
 def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
