@@ -369,7 +369,10 @@ def _run_pool(work: Work, jobs: list[argparse.Namespace], processes: int, thread
     while queue:
         suspects = _pool_round(work, queue, processes, threads, tally)
         for one in suspects:
-            again = _pool_round(work, collections.deque([one]), 1, threads, tally)
+            # An output that exists now was written by this batch (the outputs were
+            # checked before it started): the file's first run got that far.
+            retry = argparse.Namespace(**{**vars(one), "force": True})
+            again = _pool_round(work, collections.deque([retry]), 1, threads, tally)
             for lost in again:
                 tally.done(lost.input, "its worker process died (killed, or out of "
                            "memory?)", [])
