@@ -347,15 +347,7 @@ def _context():
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
-    if "forkserver" not in methods:
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    # The server imports the libraries once and each worker is forked from it, instead of
-    # importing them itself (0.3 s a worker, on the batch's critical path). The server
-    # starts no engine or FFTW threads: those begin in the workers, after the fork.
-    ctx.set_forkserver_preload(["numpy", "scipy.fft", "soundfile", "sigconv.engine",
-                                "sigconv.audio", "sigconv.image", "sigconv_cli.main"])
-    return ctx
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _run_pool(work: Work, jobs: list[argparse.Namespace], processes: int, threads: int,
