@@ -208,6 +208,7 @@ MEMORY_TASKS = {
     "gaussian": lambda img: si.gaussian(img, SIGMA),
     "box": lambda img: si.box(img, BOX),
     "sobel": lambda img: si.edges(img, "sobel", color="channels", scale="none"),
+    "dense": lambda img: si.filter(img, np.random.default_rng(0).random((31, 31)) / 480.0),
 }
 
 
