@@ -268,22 +268,12 @@ def direct_costs(p: Problem, c: dict, workers: int = 1) -> dict:
     if lines is not None and (p.result_dtype.kind not in "biu"
                               or _exact.dtype_bound(p) <= BAND_EXACT):
         (a,) = axes
-        m = min(p.x.shape[a], p.h.shape[a])
-        t = out_size * (c["nat_out"] + m * c["nat_mac"])
-        if p.result_dtype in (np.float32, np.float16):
-            t *= c["nat_f4"]
-        if workers > 1 and out_size * m >= 2 * NATIVE_THREAD_MACS:
-            t /= c["nat_thread_gain"]
-        costs["direct:native"] = c["nat_call"] + t
+        costs["direct:native"] = _native_cost(p, c, out_size, min(p.x.shape[a], p.h.shape[a]),
+                                              workers)
     if _native.kernels() is not None and native2d_ok(p) and (
             p.result_dtype.kind not in "biu" or _exact.dtype_bound(p) <= BAND_EXACT):
-        m = min(p.x.size, p.h.size)
-        t = out_size * (c["nat_out"] + m * c["nat_mac"])
-        if p.result_dtype in (np.float32, np.float16):
-            t *= c["nat_f4"]
-        if workers > 1 and out_size * m >= 2 * NATIVE_THREAD_MACS:
-            t /= c["nat_thread_gain"]
-        costs["direct:native2d"] = c["nat_call"] + t
+        costs["direct:native2d"] = _native_cost(p, c, out_size, min(p.x.size, p.h.size),
+                                                workers)
     m = band_roles(p)[1].shape[axes[0]] if band_ok(p) else 0
     if 0 < m <= BAND_MAX_TAPS and (p.result_dtype.kind not in "biu"
                                    or _exact.dtype_bound(p) <= BAND_EXACT):
@@ -304,6 +294,17 @@ def direct_costs(p: Problem, c: dict, workers: int = 1) -> dict:
         costs["direct:band"] = c["band_call"] + out_size * scale * big * (
             c[f"band_out_{form}"] + K * c[f"band_mac_{form}"])
     return costs
+
+
+def _native_cost(p: Problem, c: dict, out_size: int, taps: int, workers: int) -> float:
+    """Predicted time of the compiled direct loops (1-D lines or 2-D): per output and per
+    multiply-add, float32 cheaper, threads beyond ``2 * NATIVE_THREAD_MACS``."""
+    t = out_size * (c["nat_out"] + taps * c["nat_mac"])
+    if p.result_dtype in (np.float32, np.float16):
+        t *= c["nat_f4"]
+    if workers > 1 and out_size * taps >= 2 * NATIVE_THREAD_MACS:
+        t /= c["nat_thread_gain"]
+    return c["nat_call"] + t
 
 
 def fft_cost(p: Problem, c: dict, backend, workers: int) -> tuple[float, tuple[int, ...]]:

@@ -26,8 +26,9 @@ inline T edge_output(const T* x, std::ptrdiff_t n, const T* h, std::ptrdiff_t m,
     return acc;
 }
 
-// out[t] for full-convolution indices q = q0 + t, t in [0, count), of one line.
-template <class T>
+// out[t] for full-convolution indices q = q0 + t, t in [0, count), of one line; with Add the
+// outputs are added into out (the rows of a 2-D kernel) instead of stored.
+template <class T, bool Add = false>
 SIGCONV_CLONES void conv_line(T* out, const T* x, std::ptrdiff_t n, const T* h,
                               std::ptrdiff_t m, std::ptrdiff_t q0, std::ptrdiff_t count) {
     std::ptrdiff_t t = 0;
@@ -43,35 +44,14 @@ SIGCONV_CLONES void conv_line(T* out, const T* x, std::ptrdiff_t n, const T* h,
                 const T* xs = base - i;
                 for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] += hi * xs[k];
             }
-            for (std::ptrdiff_t k = 0; k < TILE; ++k) out[t + k] = acc[k];
-            t += TILE;
-        } else {
-            out[t] = edge_output(x, n, h, m, q);
-            ++t;
-        }
-    }
-}
-
-// conv_line's outputs added into out instead of stored (the rows of a 2-D kernel).
-template <class T>
-SIGCONV_CLONES void conv_line_add(T* out, const T* x, std::ptrdiff_t n, const T* h,
-                                  std::ptrdiff_t m, std::ptrdiff_t q0, std::ptrdiff_t count) {
-    std::ptrdiff_t t = 0;
-    while (t < count) {
-        const std::ptrdiff_t q = q0 + t;
-        if (q - (m - 1) >= 0 && q + TILE - 1 <= n - 1 && t + TILE <= count) {
-            T acc[TILE];
-            for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] = T(0);
-            const T* base = x + q;
-            for (std::ptrdiff_t i = 0; i < m; ++i) {
-                const T hi = h[i];
-                const T* xs = base - i;
-                for (std::ptrdiff_t k = 0; k < TILE; ++k) acc[k] += hi * xs[k];
+            for (std::ptrdiff_t k = 0; k < TILE; ++k) {
+                if constexpr (Add) out[t + k] += acc[k];
+                else out[t + k] = acc[k];
             }
-            for (std::ptrdiff_t k = 0; k < TILE; ++k) out[t + k] += acc[k];
             t += TILE;
         } else {
-            out[t] += edge_output(x, n, h, m, q);
+            if constexpr (Add) out[t] += edge_output(x, n, h, m, q);
+            else out[t] = edge_output(x, n, h, m, q);
             ++t;
         }
     }
@@ -92,7 +72,7 @@ void conv_2d(T* out, const T* x, const T* h, std::ptrdiff_t n0, std::ptrdiff_t n
             const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, q - (n0 - 1));
             const std::ptrdiff_t hi = std::min<std::ptrdiff_t>(m0 - 1, q);
             for (std::ptrdiff_t i = lo; i <= hi; ++i)
-                conv_line_add(o, x + (q - i) * n1, n1, h + i * m1, m1, s1, E1);
+                conv_line<T, true>(o, x + (q - i) * n1, n1, h + i * m1, m1, s1, E1);
         }
     });
 }
