@@ -444,6 +444,12 @@ void sep_filter_impl(const Arr& src, const Arr& dst, const std::vector<double>& 
                 A* m = mid.data() + j * MW;
                 fill_columns<A>(m, W, C, bx, ax, border, ccol.data());
                 for (idx t = 0; t < idx(hp.size()); ++t) hp[static_cast<size_t>(t)] = m + t * C;
+                if constexpr (std::is_same_v<A, D>) {
+                    if (!alpha) {      // float output in the accumulator's type: no copy
+                        run_pass<A>(px_, hp.data(), reinterpret_cast<A*>(outp + (b0 + j) * WC), WC);
+                        continue;
+                    }
+                }
                 run_pass<A>(px_, hp.data(), hrow.data(), WC);
                 if (alpha) unpremultiply_row<A>(hrow.data(), W, C, top, clear);
                 store_row<A, D>(hrow.data(), outp + (b0 + j) * WC, WC);
