@@ -26,12 +26,12 @@ thread count. Memory: the input, the output and a few tile buffers per thread.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..backends import PlanKey, get_backend
 from . import _native
+from ._fft import _on_threads
 
 # Smallest tile edges (input pixels, before the fast length): measured per output pixel
 # for a 31x31 kernel, (256, 512) tiles 4.93 ns, (512, 512) 5.03, (256, 1024) 5.17,
@@ -155,13 +155,15 @@ def dense_filter(src: np.ndarray, kernel: np.ndarray, pads: tuple[int, int], *,
             inv.input *= inv.input.real.dtype.type(scale)
             _store_twin(inv.execute(), out, kh - 1, kw - 1, r, c, nr, nc, alpha, top, clear)
 
-    threads = max(1, min(threads, len(tiles)))
-    if threads == 1:
-        for t in tiles:
+    queue = iter(tiles)            # next() on it is atomic under the GIL
+
+    def work(_: int) -> None:
+        for t in queue:
             run(t)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, tiles))
+
+    # The calling thread and the engine's persistent pool share the tiles: pool threads
+    # keep their plans (the plan cache is per thread) from one filter call to the next.
+    _on_threads(work, max(1, min(threads, len(tiles))))
     return out
 
 

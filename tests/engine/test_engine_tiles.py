@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from scipy import signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import signal
 
-import sigconv.image as image
+from sigconv import image
 from sigconv.backends import get_backend
 from sigconv.engine import _blocks, _native, _tiles, filter_passes
 
