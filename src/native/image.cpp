@@ -732,6 +732,13 @@ void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, doubl
             if (t == 0) std::memcpy(colsum, S_, sizeof(A) * static_cast<size_t>(WC));
             else add_rows<A>(colsum, S_ + t * WC, P.data(), WC);
             fill_columns<A>(hp.data(), W, C, axb, axa, border, ccol.data() + t * C);
+            if constexpr (std::is_same_v<A, D>) {
+                if (!alpha) {          // float output in the accumulator's type: no copy
+                    block_row<A>(hp.data(), pre.data(), suf.data(),
+                                 reinterpret_cast<A*>(out + (p + ay) * WC), W, L, C, nx);
+                    continue;
+                }
+            }
             block_row<A>(hp.data(), pre.data(), suf.data(), res.data(), W, L, C, nx);
             if (alpha) unpremultiply_row<A>(res.data(), W, C, top, clear);
             store_row<A, D>(res.data(), out + (p + ay) * WC, WC);
