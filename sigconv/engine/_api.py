@@ -247,6 +247,8 @@ def _on_dask(fn, in1, in2, mode, axes, *, fft_style: bool, **options):
     if options.get("workers") is None:
         options["workers"] = 1       # dask runs the blocks in parallel
     return _dask.convolve(fn, in1, in2, mode, axes, fft_style=fft_style, options=options)
+
+
 _NATIVE_SHORT_MIN = 50_000     # float32 samples from which 2-3 taps go to the compiled loop
 _SMALL_MACS = 350_000     # beyond this many multiply-adds a transform may win (measured)
 
@@ -274,6 +276,8 @@ def _small_1d(in1, in2, mode):
     if mode == "same" and n < m:
         return None
     ka, kv = a.dtype.kind, v.dtype.kind
+    # (longer kernels: numpy.convolve's dot products beat the compiled loop, which is
+    # made for at most NATIVE_MAX_TAPS taps: 1e3 x 301 float64 48 against 101 us)
     if 3 < short <= NATIVE_MAX_TAPS:
         return _small_native(a, v, mode)
     if 2 <= short <= 3 and max(n, m) >= _NATIVE_SHORT_MIN and ka == kv == "f" \
@@ -281,8 +285,6 @@ def _small_1d(in1, in2, mode):
         # numpy.convolve's single-precision loop is the slower one: 3 taps over 1e5-1e7
         # float32 samples took 1.5-2.1x the compiled loop's time (float64: 0.7-1.1x)
         return _small_native(a, v, mode)
-    # (longer kernels: numpy.convolve's dot products beat the compiled loop, which is
-    # made for at most NATIVE_MAX_TAPS taps: 1e3 x 301 float64 48 against 101 us)
     if ka in "fc" and kv in "fc":
         if a.dtype.itemsize > 16 or v.dtype.itemsize > 16 or "e" in (a.dtype.char,
                                                                        v.dtype.char):

@@ -470,8 +470,8 @@ def _correlation_taps(passes: list[np.ndarray], convolve: bool
     return np.ascontiguousarray(taps[0][0]), np.ascontiguousarray(taps[1][0])
 
 
-def _composed3x3(passes: list[np.ndarray]) -> np.ndarray | None:
-    """The one 3x3 correlation kernel equal to the passes applied in turn, else None."""
+def _compose(passes: list[np.ndarray]) -> np.ndarray:
+    """The one correlation kernel equal to the 2-D correlation kernels applied in turn."""
     kernel = np.ones((1, 1))
     for k in passes:
         k = np.asarray(k, dtype=np.float64)
@@ -479,6 +479,12 @@ def _composed3x3(passes: list[np.ndarray]) -> np.ndarray | None:
         for (i, j), v in np.ndenumerate(k):      # correlating with a then b = with a * b
             full[i:i + kernel.shape[0], j:j + kernel.shape[1]] += v * kernel
         kernel = full
+    return kernel
+
+
+def _composed3x3(passes: list[np.ndarray]) -> np.ndarray | None:
+    """The one 3x3 correlation kernel equal to the passes applied in turn, else None."""
+    kernel = _compose(passes)
     return kernel if kernel.shape == (3, 3) else None
 
 
@@ -543,11 +549,8 @@ def _composite(passes: list[np.ndarray], convolve: bool) -> tuple[np.ndarray, tu
     """The one correlation kernel equal to the passes applied in turn (each flipped first
     with ``convolve``), and the padding before the first row and column that
     :func:`_linear_op` gives it."""
-    kernels = [np.asarray(k, np.float64)[::-1, ::-1] if convolve
-               else np.asarray(k, np.float64) for k in passes]
-    kernel = kernels[0]
-    for k in kernels[1:]:         # correlating with a then b = with the full a * b
-        kernel = _engine_convolve(kernel, k, mode="full", method="direct")
+    kernel = _compose([np.asarray(k, np.float64)[::-1, ::-1] if convolve else k
+                       for k in passes])
     if convolve:
         before = tuple((n - 1) // 2 for n in kernel.shape)
     else:
@@ -570,9 +573,6 @@ def _dense_tiles(image: ArrayLike, passes: list[np.ndarray], convolve: bool, bor
     if not _finite(array, border, cval):
         return None
     work = _work_dtype(array.dtype)
-    if work.itemsize > 8 or (array.dtype.kind in "iu" and border == "constant"
-                             and not np.isfinite(cval)):
-        return None
     dtype = array.dtype
     top = full_scale(dtype)
     clear = 0.5 if dtype.kind in "iu" else top * 256 * float(np.finfo(work).eps)

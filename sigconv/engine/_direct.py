@@ -58,24 +58,20 @@ def accumulator_dtype(p: Problem) -> tuple[np.dtype, int | None]:
 
 def direct(p: Problem, variant: str = "taps", workers: int | None = None) -> np.ndarray:
     acc_dt, bound = accumulator_dtype(p)
-    if variant == "native":
+    # The compiled loops (1-D lines, 2-D); each falls back to its NumPy variant when the
+    # core is off or the integer data are too large for exact float64 sums.
+    compiled = {"native": (native_ok, _native_direct, "lines"),
+                "native2d": (native2d_ok, _native_direct2d, "taps")}.get(variant)
+    if compiled is not None:
+        ok, run, fallback = compiled
         k = _native.kernels()
-        if k is not None and native_ok(p) and (bound is None or bound <= BAND_EXACT):
-            out = _native_direct(k, p, default_workers() if workers is None else workers)
-            if bound is not None:
-                out = out.astype(np.int64)       # exact integers held in float64
-            return out.astype(p.result_dtype, copy=False) if bound is None else \
-                _exact.finish_integer(out, p.result_dtype, bound)
-        variant = "lines"        # the core is off (or the data too large for float64)
-    if variant == "native2d":
-        k = _native.kernels()
-        if k is not None and native2d_ok(p) and (bound is None or bound <= BAND_EXACT):
-            out = _native_direct2d(k, p, default_workers() if workers is None else workers)
-            if bound is not None:
-                out = out.astype(np.int64)
-            return out.astype(p.result_dtype, copy=False) if bound is None else \
-                _exact.finish_integer(out, p.result_dtype, bound)
-        variant = "taps"
+        if k is not None and ok(p) and (bound is None or bound <= BAND_EXACT):
+            out = run(k, p, default_workers() if workers is None else workers)
+            if bound is None:
+                return out.astype(p.result_dtype, copy=False)
+            # exact integers held in float64
+            return _exact.finish_integer(out.astype(np.int64), p.result_dtype, bound)
+        variant = fallback
     if variant == "ndimage" and ndimage_ok(p):
         out = _ndimage(p)
     elif variant == "convolve2d" and convolve2d_ok(p):

@@ -268,9 +268,16 @@ def _kernel_spectrum(plan, h: np.ndarray, scale: float | None, spectra: dict | N
         _fill(plan.input, h, scale, slices)
     H = plan.execute()
     if spectra is not None:
-        if len(spectra) >= 8:        # a handful of layouts per kernel is plenty
-            spectra.clear()
-        H = spectra[key] = H.copy()
+        H = _keep_spectrum(spectra, key, H.copy())
+    return H
+
+
+def _keep_spectrum(spectra: dict, key, H: np.ndarray) -> np.ndarray:
+    """``H`` stored in a Convolver's ``spectra`` under ``key`` (a handful of layouts per
+    kernel is plenty: the store is emptied beyond 8)."""
+    if len(spectra) >= 8:
+        spectra.clear()
+    spectra[key] = H
     return H
 
 
@@ -411,9 +418,7 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
                 np.copyto(H[g0:g0 + C], fh.execute())
         _on_threads(spectrum, min(threads, plan.hrows // C))
         if spectra is not None:
-            if len(spectra) >= 8:
-                spectra.clear()
-            spectra[skey] = H
+            _keep_spectrum(spectra, skey, H)
     elif H is None:
         H = _kernel_spectrum(backend.plan(lay.keys[1]), p.h, None, spectra, skey,
                              lay.fill_h, k, workers)

@@ -25,8 +25,6 @@ thread count. Memory: the input, the output and a few tile buffers per thread.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..backends import PlanKey, get_backend
@@ -166,9 +164,3 @@ def dense_filter(src: np.ndarray, kernel: np.ndarray, pads: tuple[int, int], *,
     _on_threads(work, max(1, min(threads, len(tiles))))
     return out
 
-
-def predicted_points(kshape: tuple[int, int], image_shape: tuple[int, int], backend) -> int:
-    """Transform points of all tiles (one channel), for cost comparisons."""
-    TH, TW = tile_shape(kshape, image_shape, backend)
-    OH, OW = TH - kshape[0] + 1, TW - kshape[1] + 1
-    return math.ceil(image_shape[0] / OH) * math.ceil(image_shape[1] / OW) * TH * TW

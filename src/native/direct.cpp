@@ -105,54 +105,61 @@ bool native_order(const py::dtype& d) {
     return b == '=' || b == '|' || b == (little ? '<' : '>');
 }
 
-// out (G, E)[g, t] = full convolution of x line g (Gx in {1, G}, n samples) with h line g
-// (Gh in {1, G}, m taps) at index s + t.
-void direct_conv(py::array out, py::array x, py::array h, std::ptrdiff_t s, int threads) {
+// The checks both entry points make: out writeable, all three C-contiguous and 2-D
+// (``shape`` names the layout in the error), one native-order dtype.
+void check_operands(const py::array& out, const py::array& x, const py::array& h,
+                    const std::string& shape) {
     require(out.writeable(), "out must be writeable");
     require((out.flags() & py::array::c_style) && (x.flags() & py::array::c_style) &&
                 (h.flags() & py::array::c_style),
             "arrays must be C-contiguous");
-    require(out.ndim() == 2 && x.ndim() == 2 && h.ndim() == 2, "arrays must be 2-D (lines, n)");
+    require(out.ndim() == 2 && x.ndim() == 2 && h.ndim() == 2, "arrays must be 2-D" + shape);
     const py::dtype d = out.dtype();
     const char b = d.byteorder();
     require(x.dtype().num() == d.num() && h.dtype().num() == d.num() &&
                 x.dtype().byteorder() == b && h.dtype().byteorder() == b &&
                 native_order(d),
             "x, h and out must share one dtype, in this machine's byte order");
-    const std::ptrdiff_t G = out.shape(0), E = out.shape(1);
-    const std::ptrdiff_t Gx = x.shape(0), n = x.shape(1), Gh = h.shape(0), m = h.shape(1);
-    require((Gx == G || Gx == 1) && (Gh == G || Gh == 1), "lines do not broadcast");
-    require(n >= 1 && m >= 1 && s >= 0 && s + E <= n + m - 1, "window outside the result");
-    if (out.size() == 0) return;
+}
+
+// fn(out, x, h) on typed pointers (double or float), with the GIL released.
+template <class Fn>
+void with_float(py::array& out, const py::array& x, const py::array& h, Fn&& fn) {
+    const py::dtype d = out.dtype();
     void* op = out.mutable_data();
     const void* xp = x.data();
     const void* hp = h.data();
     if (d.kind() == 'f' && d.itemsize() == 8) {
         py::gil_scoped_release nogil;
-        conv_lines(static_cast<double*>(op), static_cast<const double*>(xp),
-                   static_cast<const double*>(hp), G, n, m, Gx > 1, Gh > 1, s, E, threads);
+        fn(static_cast<double*>(op), static_cast<const double*>(xp),
+           static_cast<const double*>(hp));
     } else if (d.kind() == 'f' && d.itemsize() == 4) {
         py::gil_scoped_release nogil;
-        conv_lines(static_cast<float*>(op), static_cast<const float*>(xp),
-                   static_cast<const float*>(hp), G, n, m, Gx > 1, Gh > 1, s, E, threads);
+        fn(static_cast<float*>(op), static_cast<const float*>(xp),
+           static_cast<const float*>(hp));
     } else {
         require(false, "dtype must be float32 or float64, not " + std::string(py::str(d)));
     }
 }
 
+// out (G, E)[g, t] = full convolution of x line g (Gx in {1, G}, n samples) with h line g
+// (Gh in {1, G}, m taps) at index s + t.
+void direct_conv(py::array out, py::array x, py::array h, std::ptrdiff_t s, int threads) {
+    check_operands(out, x, h, " (lines, n)");
+    const std::ptrdiff_t G = out.shape(0), E = out.shape(1);
+    const std::ptrdiff_t Gx = x.shape(0), n = x.shape(1), Gh = h.shape(0), m = h.shape(1);
+    require((Gx == G || Gx == 1) && (Gh == G || Gh == 1), "lines do not broadcast");
+    require(n >= 1 && m >= 1 && s >= 0 && s + E <= n + m - 1, "window outside the result");
+    if (out.size() == 0) return;
+    with_float(out, x, h, [&](auto* op, const auto* xp, const auto* hp) {
+        conv_lines(op, xp, hp, G, n, m, Gx > 1, Gh > 1, s, E, threads);
+    });
+}
 
+// out (E0, E1)[r, c] = full 2-D convolution of x (n0, n1) with h (m0, m1) at (s0 + r, s1 + c).
 void direct_conv2d(py::array out, py::array x, py::array h, std::ptrdiff_t s0, std::ptrdiff_t s1,
                    int threads) {
-    require(out.writeable(), "out must be writeable");
-    require((out.flags() & py::array::c_style) && (x.flags() & py::array::c_style) &&
-                (h.flags() & py::array::c_style),
-            "arrays must be C-contiguous");
-    require(out.ndim() == 2 && x.ndim() == 2 && h.ndim() == 2, "arrays must be 2-D");
-    const py::dtype d = out.dtype();
-    const char b = d.byteorder();
-    require(x.dtype().num() == d.num() && h.dtype().num() == d.num() &&
-                x.dtype().byteorder() == b && h.dtype().byteorder() == b && native_order(d),
-            "x, h and out must share one dtype, in this machine's byte order");
+    check_operands(out, x, h, "");
     require(threads >= 1, "threads must be >= 1");
     const std::ptrdiff_t E0 = out.shape(0), E1 = out.shape(1);
     const std::ptrdiff_t n0 = x.shape(0), n1 = x.shape(1), m0 = h.shape(0), m1 = h.shape(1);
@@ -160,20 +167,9 @@ void direct_conv2d(py::array out, py::array x, py::array h, std::ptrdiff_t s0, s
                 s0 + E0 <= n0 + m0 - 1 && s1 + E1 <= n1 + m1 - 1,
             "window outside the result");
     if (out.size() == 0) return;
-    void* op = out.mutable_data();
-    const void* xp = x.data();
-    const void* hp = h.data();
-    if (d.kind() == 'f' && d.itemsize() == 8) {
-        py::gil_scoped_release nogil;
-        conv_2d(static_cast<double*>(op), static_cast<const double*>(xp),
-                static_cast<const double*>(hp), n0, n1, m0, m1, s0, s1, E0, E1, threads);
-    } else if (d.kind() == 'f' && d.itemsize() == 4) {
-        py::gil_scoped_release nogil;
-        conv_2d(static_cast<float*>(op), static_cast<const float*>(xp),
-                static_cast<const float*>(hp), n0, n1, m0, m1, s0, s1, E0, E1, threads);
-    } else {
-        require(false, "dtype must be float32 or float64, not " + std::string(py::str(d)));
-    }
+    with_float(out, x, h, [&](auto* op, const auto* xp, const auto* hp) {
+        conv_2d(op, xp, hp, n0, n1, m0, m1, s0, s1, E0, E1, threads);
+    });
 }
 
 }  // namespace

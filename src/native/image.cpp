@@ -929,8 +929,6 @@ void tile_load_impl(const Arr& s, A* buf, idx TH, idx TW, idx r0, idx c0, int bo
     }
 }
 
-// dst[r0 + i, c0 + j, c] = round_clip(res[c, i0 + i, j0 + j]) for i < nr, j < nc, colour
-// divided by the filtered alpha first (top / a where a > clear, else 0) as _run does.
 // Interleave C planes of n values into out (pixel-major); C a template argument for 1, 3, 4.
 template <class D, int CC> void interleave_c(const D* const* planes, D* out, idx n) {
     for (idx j = 0; j < n; ++j)

@@ -5,19 +5,11 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import naive_full
+from conftest import naive_full, small_operand
 
 from sigconv.engine import convolve_window
 
 METHODS = ["auto", "direct", "fft", "oa"]
-
-
-def _operand(rng, shape, dtype):
-    dt = np.dtype(dtype)
-    if dt.kind == "c":
-        return (rng.integers(-9, 10, shape) + 1j * rng.integers(-9, 10, shape)).astype(dt)
-    lo = 0 if dt.kind == "u" else -9
-    return rng.integers(lo, 10, shape).astype(dt)
 
 
 def _reversed_conj(h, axes):
@@ -56,7 +48,7 @@ def _windows(rng, full_shape, count=4):
 @pytest.mark.parametrize("corr", [False, True])
 def test_window_of_the_full_result(method, dtype, shapes, corr):
     rng = np.random.default_rng(abs(hash((method, str(np.dtype(dtype)), shapes, corr))) % 2**32)
-    x, h = _operand(rng, shapes[0], dtype), _operand(rng, shapes[1], dtype)
+    x, h = small_operand(rng, shapes[0], dtype), small_operand(rng, shapes[1], dtype)
     axes = tuple(range(x.ndim))
     full = naive_full(x, _reversed_conj(h, axes) if corr else h)
     for win in _windows(rng, full.shape):
@@ -88,8 +80,8 @@ def test_window_broadcast_layouts(method, dtype, sizes):
     taken afterwards as a view."""
     n, m = sizes
     rng = np.random.default_rng(n * 1000 + m)
-    x = _operand(rng, (2, 3, 1, n), dtype)
-    h = _operand(rng, (1, 3, 2, m), dtype)
+    x = small_operand(rng, (2, 3, 1, n), dtype)
+    h = small_operand(rng, (1, 3, 2, m), dtype)
     for corr in (False, True):
         full = _broadcast_oracle(x, h, corr)
         f = n + m - 1
@@ -144,7 +136,7 @@ def test_window_rejects_dask_and_bad_method():
 def test_window_every_pair_of_a_small_case():
     """Every window of a small 1-D case, both directions, every method."""
     rng = np.random.default_rng(9)
-    x, h = _operand(rng, (6,), np.float64), _operand(rng, (4,), np.float64)
+    x, h = small_operand(rng, (6,), np.float64), small_operand(rng, (4,), np.float64)
     for corr, method in itertools.product((False, True), METHODS):
         full = naive_full(x, h[::-1] if corr else h)
         for s in range(9):

@@ -109,7 +109,7 @@ def test_image_plots(files, capsys, monkeypatch, command, title):
                        *command[1:], "--plot", files / "p.png")
     assert code == 0, err
     png_ok(files / "p.png")
-    before, kernel, after, path = seen["args"]
+    before, kernel, after, _path = seen["args"]
     np.testing.assert_array_equal(before, image.read(files / "in.png"))
     np.testing.assert_array_equal(after, image.read(files / "out.png"))
     kt = seen["kwargs"]["kernel_titles"]
