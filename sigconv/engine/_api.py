@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import threading
 import warnings
-from typing import Literal
+from collections import OrderedDict
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -15,8 +17,15 @@ from .._errors import InputError, InputTypeError
 from ..backends import default_workers, get_backend, pyfftw_error
 from . import _exact, _native
 from ._direct import NATIVE_MAX_TAPS, NATIVE_THREAD_MACS, all_finite, direct
-from ._fft import fftconv, oaconv
-from ._planner import BAND_MAX_TAPS, Plan, constants, make_plan, np_per_output
+from ._fft import FFTRecipe, OARecipe, fft_recipe, fftconv, oa_recipe, oaconv
+from ._planner import (
+    BAND_MAX_TAPS,
+    Plan,
+    constants,
+    constants_generation,
+    make_plan,
+    np_per_output,
+)
 from ._validate import Problem, as_operand, check_method, check_mode, normalize_axes, prepare
 
 Mode = Literal["full", "same", "valid"]
@@ -38,16 +47,27 @@ def _resolve(p: Problem, backend, workers):
 
 
 def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
-             spectra: dict | None = None, strided: bool = False) -> np.ndarray:
+             spectra: dict | None = None, strided: bool = False,
+             front: _Front | None = None) -> np.ndarray:
     rdt = p.result_dtype
     if plan.method == "direct":
         return direct(p, plan.variant or "taps", workers)
-    q, back = _axes_last(p)
+    recipe = None
+    if front is None:
+        q, back = _axes_last(p)
+    else:
+        back = front.perm
+        q = p if back is None else _permuted(p, back)
+        if plan is front.plan:
+            recipe = front.recipe
     if plan.method == "fft":
-        y = fftconv(q, backend, workers, plan.fft_shape, spectra)   # fresh memory
+        # fresh memory; a float32 result computed in double precision is rounded in the
+        # copy out of the plan's buffer, not in a second copy below
+        y = fftconv(q, backend, workers, plan.fft_shape, spectra, recipe,
+                    rdt if rdt.kind in "fc" else None)
     else:
         y = oaconv(q, backend, workers, back.index(plan.axis) if back else plan.axis,
-                   plan.block, spectra=spectra)
+                   plan.block, spectra=spectra, recipe=recipe)
     if back:
         y = y.transpose(np.argsort(back))
     if rounded and rdt.kind in "biu":
@@ -69,15 +89,123 @@ def _axes_last(p: Problem) -> tuple[Problem, list[int] | None]:
     anyway, so laying the buffer out with the transformed axes last costs nothing;
     the copy out of the result undoes the permutation.
     """
-    nd = p.x.ndim
-    rest = [a for a in range(nd) if a not in p.axes]
+    perm = _axes_perm(p)
+    return (p, None) if perm is None else (_permuted(p, perm), perm)
+
+
+def _axes_perm(p: Problem) -> list[int] | None:
+    """The permutation of :func:`_axes_last` (None: the axes are last already)."""
+    rest = [a for a in range(p.x.ndim) if a not in p.axes]
     if all(max(p.x.shape[a], p.h.shape[a]) == 1 for a in rest if a > min(p.axes)):
-        return p, None
-    perm = rest + list(p.axes)
-    q = Problem(p.x.transpose(perm), p.h.transpose(perm),
-                tuple(range(len(rest), nd)), tuple(p.start[a] for a in perm),
-                tuple(p.stop[a] for a in perm), p.result_dtype, p.mode)
-    return q, perm
+        return None
+    return rest + list(p.axes)
+
+
+def _permuted(p: Problem, perm: list[int]) -> Problem:
+    nd = p.x.ndim
+    return Problem(p.x.transpose(perm), p.h.transpose(perm),
+                   tuple(range(nd - len(p.axes), nd)), tuple(p.start[a] for a in perm),
+                   tuple(p.stop[a] for a in perm), p.result_dtype, p.mode)
+
+
+class _Front(NamedTuple):
+    """What :func:`_run` works out from shapes, strides, dtypes and options alone, kept
+    for later calls with the same ones (see :func:`_front`)."""
+    axes: tuple[int, ...]           # the Problem's, but for its operands
+    start: tuple[int, ...]
+    stop: tuple[int, ...]
+    result_dtype: np.dtype
+    backend: object                 # resolved backend and workers
+    workers: int
+    plan: Plan | None               # None: integer operands, checked against the data
+    perm: list[int] | None          # _axes_last's permutation
+    recipe: FFTRecipe | OARecipe | None   # fftconv's or oaconv's, for ``plan``
+
+
+# Fronts kept (least recently used dropped first): a few dozen layouts cover a program's
+# repeated calls; each entry holds no array, only shapes, a Plan and plan-cache keys.
+FRONT_MAX_ENTRIES = 128
+_fronts: OrderedDict = OrderedDict()
+_fronts_lock = threading.Lock()
+_SLOW = object()        # a key whose problem the fast path does not take (0-d, empty...)
+
+
+def clear_fronts() -> None:
+    """Forget every kept front (they are rebuilt on the next calls)."""
+    with _fronts_lock:
+        _fronts.clear()
+
+
+def _front_key(x: np.ndarray, h: np.ndarray, mode, method, axes, backend, workers,
+               fft_style: bool, transform_gain, spectra) -> tuple | None:
+    """The key of a call's front, or None for calls the fast path leaves alone.
+
+    Options must be of exact built-in types (``axes=1.0`` must still fail as it did, and
+    not hit the entry of ``axes=1``). The key holds everything the front depends on: the
+    operands' shapes, strides (contiguity of the transposed views) and dtypes, the
+    options, the backend ``backend`` resolves to now (the default may change), whether
+    the compiled core is on (per thread), and the planner constants' generation."""
+    if not (type(mode) is str and type(method) is str
+            and (workers is None or type(workers) is int)
+            and (backend is None or type(backend) is str)):
+        return None
+    if axes is not None and type(axes) is not int:
+        if type(axes) not in (tuple, list) or not all(type(a) is int for a in axes):
+            return None
+        axes = tuple(axes)      # a list checks and plans as the tuple of its items does
+    try:
+        b = get_backend(backend)
+    except Exception:       # noqa: BLE001 - the slow path raises it, after the input checks
+        return None
+    return (x.shape, x.strides, x.dtype, h.shape, h.strides, h.dtype, mode, method, axes,
+            b, workers, fft_style, transform_gain, spectra is not None,
+            _native.kernels() is not None, constants_generation())
+
+
+def _front(in1: np.ndarray, in2: np.ndarray, mode, method, axes, backend, workers, *,
+           fft_style: bool, transform_gain, spectra) -> _Front | None:
+    """The kept front of this call's layout, built on the first call (raising what the
+    slow path raises for bad input); None where the slow path must run."""
+    key = _front_key(in1, in2, mode, method, axes, backend, workers, fft_style,
+                     transform_gain, spectra)
+    if key is None:
+        return None
+    with _fronts_lock:
+        front = _fronts.get(key)
+        if front is not None:
+            _fronts.move_to_end(key)
+            return None if front is _SLOW else front
+    front = _build_front(in1, in2, mode, method, axes, backend, workers,
+                         fft_style=fft_style, transform_gain=transform_gain, spectra=spectra)
+    with _fronts_lock:
+        _fronts[key] = _SLOW if front is None else front
+        while len(_fronts) > FRONT_MAX_ENTRIES:
+            _fronts.popitem(last=False)
+    return front
+
+
+def _build_front(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
+                 transform_gain, spectra) -> _Front | None:
+    """:func:`_run`'s own steps up to the plan, kept without the operands."""
+    check_method(method)
+    p, _ = prepare(in1, in2, mode, axes, fft_style=fft_style)
+    if p is None or (fft_style and not p.axes):
+        return None
+    b, w = _resolve(p, backend, workers)
+    plan = make_plan(p, method, b, w, transform_gain)
+    perm = _axes_perm(p) if p.axes else None
+    if p.x.dtype.kind in "biu" and p.h.dtype.kind in "biu":
+        # the plan depends on the values too (is the FFT exact?): made on every call
+        return _Front(p.axes, p.start, p.stop, p.result_dtype, b, w, None, perm, None)
+    recipe = None
+    if plan.method in ("fft", "oa"):
+        q = p if perm is None else _permuted(p, perm)
+        if plan.method == "fft":
+            recipe = fft_recipe(q, b, w, plan.fft_shape, spectra is not None)
+        else:
+            recipe = oa_recipe(q, b, w, perm.index(plan.axis) if perm else plan.axis,
+                               plan.block)
+    return _Front(p.axes, p.start, p.stop, p.result_dtype, b, w, plan, perm, recipe)
 
 
 def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
@@ -85,22 +213,37 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
          window=None):
     """Validate, plan (``transform_gain``: see :func:`make_plan`), execute. With
     ``window`` (see :func:`convolve_window`; ``mode`` is then 'full'), the kept window of
-    the full result, which may be a strided view of fresh memory."""
-    check_method(method)
-    p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
-    if p is None:
-        return early
-    if window is not None:
-        p = _windowed(p, axes, window)
-    if fft_style and not p.axes:
-        # every convolved axis has length 1: a broadcast product, as scipy returns it
-        return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
-    b, w = _resolve(p, backend, workers)
-    plan = make_plan(p, method, b, w, transform_gain)
+    the full result, which may be a strided view of fresh memory.
+
+    Calls repeating an earlier call's shapes, strides, dtypes and options skip the
+    checks and the planning: their outcome (the Problem but for its operands, the
+    backend, the Plan, the FFT recipe) is kept by :func:`_front`. What depends on the
+    values still runs on every call (non-finite checks, integer exactness)."""
+    front = None
+    if window is None and type(in1) is np.ndarray and type(in2) is np.ndarray:
+        front = _front(in1, in2, mode, method, axes, backend, workers, fft_style=fft_style,
+                       transform_gain=transform_gain, spectra=spectra)
+    if front is not None:
+        p = Problem(in1, in2, front.axes, front.start, front.stop, front.result_dtype, mode)
+        b, w = front.backend, front.workers
+        plan = front.plan or make_plan(p, method, b, w, transform_gain)
+    else:
+        check_method(method)
+        p, early = prepare(in1, in2, mode, axes, fft_style=fft_style)
+        if p is None:
+            return early
+        if window is not None:
+            p = _windowed(p, axes, window)
+        if fft_style and not p.axes:
+            # every convolved axis has length 1: a broadcast product, as scipy returns it
+            return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
+        b, w = _resolve(p, backend, workers)
+        plan = make_plan(p, method, b, w, transform_gain)
     if (plan.method == "oa" or plan.variant == "band") and not finite and _has_nonfinite(p):
         plan = _nonfinite_plan(p, plan, method)
     strided = window is not None
-    out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra, strided=strided)
+    out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra, strided=strided,
+                   front=front)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
             and not np.isfinite(out.flat[0]):
         # One non-finite input value spreads over every output of a transform.
@@ -124,7 +267,16 @@ def convolve_finite(in1: np.ndarray, in2: np.ndarray, mode: Mode = "full",
 
 def _has_nonfinite(p: Problem) -> bool:
     """A NaN or inf in either operand."""
-    return not (all_finite(p.x) and all_finite(p.h))
+    return not (_all_finite(p.x) and _all_finite(p.h))
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """:func:`all_finite`, without its error-state context (a few microseconds per call)
+    for the arrays it gives to BLAS: their dot products set no NumPy error flags."""
+    if a.dtype.char in "fdFD" and a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return bool(np.isfinite(np.vdot(flat, flat)))
+    return all_finite(a)
 
 
 def _nonfinite_plan(p: Problem, plan: Plan, method: str) -> Plan:
@@ -225,7 +377,8 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", method: Method
     array([[11, 14],
            [11,  9]])
     """
-    if is_dask(in1) or is_dask(in2):
+    if not (type(in1) is np.ndarray and type(in2) is np.ndarray) \
+            and (is_dask(in1) or is_dask(in2)):
         return _on_dask(convolve, in1, in2, mode, axes, fft_style=False,
                         method=method, backend=backend, workers=workers)
     if method == "auto" and axes is None and mode in _NP_MODES:

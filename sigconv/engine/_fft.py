@@ -315,8 +315,9 @@ def _fft_layout(sx0, sh0, dx, dh, axes, start, stop, lens, workers, keep_h) -> _
                       sx == so and _rows_repeat(sx, sh))
 
 
-def _plan_trio(backend, keys: tuple) -> tuple:
-    """The three plans of an FFT convolution, cached together (one cache look-up)."""
+def _plan_trio(backend, keys: tuple, cache_key: tuple | None = None) -> tuple:
+    """The three plans of an FFT convolution, cached together (one cache look-up);
+    ``cache_key``: ``(backend.name, "fft3", keys)`` when the caller has it already."""
     build = getattr(backend, "build", None)
     if build is None:
         return tuple(backend.plan(k) for k in keys)
@@ -324,7 +325,7 @@ def _plan_trio(backend, keys: tuple) -> tuple:
     def make():
         made = [build(k) for k in keys]
         return tuple(p for p, _ in made), sum(b for _, b in made)
-    return PLANS.get((backend.name, "fft3", keys), make)
+    return PLANS.get(cache_key or (backend.name, "fft3", keys), make)
 
 
 # A batch of independent transforms whose x buffer holds at least this many bytes is
@@ -464,50 +465,119 @@ def _on_threads(fn, threads: int) -> None:
             f.result()
 
 
+class FFTRecipe(NamedTuple):
+    """What :func:`fftconv` works out before it touches the data, for one layout of the
+    problem (shapes, strides, dtypes, window, transform lengths, workers, backend, the
+    compiled core on or off); the engine keeps it for repeated calls."""
+    lay: _FFTLayout
+    native: bool            # worked out with the compiled core on
+    pad_x: bool             # _core.pad_fill copies x into its plan's buffer (else NumPy)
+    pad_h: bool             # ... and h
+    threads_x: int          # native threads of x's fill, h's fill, the spectral product
+    threads_h: int
+    threads_p: int
+    spectrum_key: tuple     # h's spectrum in a Convolver's store (the native product's)
+    trio_key: tuple         # the plan trio in the plan cache
+
+
+def fft_recipe(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
+               keep_h: bool = False) -> FFTRecipe:
+    """The :class:`FFTRecipe` of ``p`` (``keep_h``: a Convolver keeps h's spectrum);
+    plans the transforms if they are not cached yet."""
+    lens = tuple(lens or fft_shape(p, backend))
+    k = _native.kernels()
+    lay = _fft_layout(p.x.shape, p.h.shape, p.x.dtype, p.h.dtype, p.axes, p.start, p.stop,
+                      lens, workers, keep_h)
+    trio_key = (backend.name, "fft3", lay.keys)
+    fx, fh, inv = _plan_trio(backend, lay.keys, trio_key)
+    on = k is not None
+    return FFTRecipe(lay, on, on and _native_fill_ok(p.x, fx.input),
+                     on and _native_fill_ok(p.h, fh.input),
+                     native_threads(fx.input.size, workers),
+                     native_threads(fh.input.size, workers),
+                     native_threads(inv.input.size, workers),
+                     lay.spectrum_key + ("native",), trio_key)
+
+
 def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
-            spectra: dict | None = None) -> np.ndarray:
+            spectra: dict | None = None, recipe: FFTRecipe | None = None,
+            out_dtype: np.dtype | None = None) -> np.ndarray:
     """The kept window of the convolution, in fresh memory (a view of the inverse
-    transform's new output array when it is most of it, else a copy).
+    transform's new output array when it is most of it, else a copy, of ``out_dtype``
+    when given: a dtype of the transform's kind, maybe of lower precision).
 
     With the compiled core: the operands are padded into the plans' buffers in one pass
     each, and the spectral product, with 1/N folded in, writes the inverse's input in
     one pass; the NumPy twin folds 1/N into the smaller operand's fill instead. Large
     batches of transforms go through :func:`_fft_rows` (chunks of rows kept in the
-    cache) and give a C-contiguous result."""
-    lens = lens or fft_shape(p, backend)
+    cache) and give a C-contiguous result. ``recipe``: :func:`fft_recipe` of this very
+    layout (with ``lens`` and ``spectra is not None``), worked out by an earlier call."""
     k = _native.kernels()
-    lay = _fft_layout(p.x.shape, p.h.shape, p.x.dtype, p.h.dtype, p.axes, p.start, p.stop,
-                      tuple(lens), workers, spectra is not None)
+    if recipe is None or recipe.native != (k is not None):
+        recipe = fft_recipe(p, backend, workers, lens, spectra is not None)
+    lay = recipe.lay
     rc = _row_chunks(p, lay, backend, k)
     if rc is not None:
         return _fft_rows(k, p, lay, rc, backend, workers, spectra)
-    fx, fh, inv = _plan_trio(backend, lay.keys)
+    fx, fh, inv = _plan_trio(backend, lay.keys, recipe.trio_key)
     if k is not None and lay.native_product:
-        _pad(k, fx.input, p.x, lay.fill_x, workers)
-        H = _kernel_spectrum(fh, p.h, None, spectra, lay.spectrum_key + ("native",),
-                             lay.fill_h, k, workers)
+        if recipe.pad_x:
+            k.pad_fill(fx.input, p.x, recipe.threads_x)
+        else:
+            _fill(fx.input, p.x, None, lay.fill_x)
+        if spectra is None:
+            if recipe.pad_h:
+                k.pad_fill(fh.input, p.h, recipe.threads_h)
+            else:
+                _fill(fh.input, p.h, None, lay.fill_h)
+            H = fh.execute()
+        else:
+            H = _kernel_spectrum(fh, p.h, None, spectra, recipe.spectrum_key, lay.fill_h, k,
+                                 workers)
         # (the layout checked the shapes; the core checks dtypes and contiguity)
-        k.cmul_scaled_to(inv.input, fx.execute(), H, lay.scale,
-                         native_threads(inv.input.size, workers))
+        k.cmul_scaled_to(inv.input, fx.execute(), H, lay.scale, recipe.threads_p)
     else:
         _fill(fx.input, p.x, lay.scale_x, lay.fill_x)
         H = _kernel_spectrum(fh, p.h, lay.scale_h, spectra, lay.spectrum_key, lay.fill_h)
         X = fx.execute()
         np.multiply(X, H, out=inv.input)
     if inv.input.size < FRESH_MIN:
-        return inv.execute()[lay.keep].copy()
+        kept = inv.execute()[lay.keep]
+        return kept.copy() if out_dtype is None else kept.astype(out_dtype, order="C")
     y = inv.execute_fresh()
     kept = y[lay.keep]
     return kept if 2 * kept.size >= y.size else kept.copy()
 
 
-def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
-           spectra: dict | None = None) -> np.ndarray:
-    """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand."""
+class OARecipe(NamedTuple):
+    """What :func:`oaconv` works out before it touches the data, for one layout of the
+    problem (shapes, dtypes, window, cut axis, block, workers, backend)."""
+    swap: bool              # the second operand is the longer along the cut axis
+    n: int                  # samples of the longer operand along it, taps of the other
+    m: int
+    L: int                  # transform length B + m - 1
+    nb: int                 # blocks
+    C: int                  # blocks per chunk
+    cdt: np.dtype           # transform dtype
+    cplx: bool
+    others: list            # the other convolved axes and their transform lengths
+    other_lens: dict
+    fft_axes: tuple         # transformed axes of the chunk layout
+    sx: tuple               # chunk layouts of x, h and the product
+    sh: tuple
+    so: tuple
+    keys: tuple             # PlanKeys of the x transform, the h transform, the inverse
+    trio_key: tuple         # the three plans together in the plan cache
+    scale: float            # 1/N
+    native: tuple | None    # _oa_native_layout, or None
+
+
+def oa_recipe(p: Problem, backend, workers: int, axis: int, block: int) -> OARecipe:
+    """The :class:`OARecipe` of overlap-add along ``axis`` with blocks of ``block``."""
     x, h = p.x, p.h
-    if x.shape[axis] < h.shape[axis]:
+    swap = x.shape[axis] < h.shape[axis]
+    if swap:
         x, h = h, x
-        spectra = None               # the kept spectrum is the kernel's, not this one
     n, m = x.shape[axis], h.shape[axis]
     B = block
     L = B + m - 1
@@ -532,15 +602,41 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
     sx, sh = layout(x.shape, C), layout(h.shape, 1)
     so = tuple(max(i, j) if k not in fft_axes and k != axis else i
                for k, (i, j) in enumerate(zip(sx, sh)))
-    fx, fh, inv = _plans(backend, sx, sh, so, fft_axes, cdt, cplx, workers, "o")
+    keys = _plan_keys(sx, sh, so, fft_axes, cdt, cplx, workers, "o")
     scale = 1.0 / (L * math.prod(other_lens.values()))
+    return OARecipe(swap, n, m, L, nb, C, cdt, cplx, others, other_lens, fft_axes, sx, sh,
+                    so, keys, (backend.name, "oa3", keys), scale,
+                    _oa_native_layout(p, x, h, axis, sx, sh, so))
+
+
+def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
+           spectra: dict | None = None, recipe: OARecipe | None = None) -> np.ndarray:
+    """Overlap-add along ``axis`` with blocks of ``block`` samples of the longer operand;
+    ``recipe``: :func:`oa_recipe` of this very layout, worked out by an earlier call."""
+    if recipe is None:
+        recipe = oa_recipe(p, backend, workers, axis, block)
+    x, h = p.x, p.h
+    if recipe.swap:
+        x, h = h, x
+        spectra = None               # the kept spectrum is the kernel's, not this one
+    n, m, L, nb, C = recipe.n, recipe.m, recipe.L, recipe.nb, recipe.C
+    B = block
+    cdt, cplx, fft_axes = recipe.cdt, recipe.cplx, recipe.fft_axes
+    others, so, scale = recipe.others, recipe.so, recipe.scale
+    ndim = x.ndim
+
+    def ins(a):  # index of original axis `a` in the chunk layout (C inserted at `axis`)
+        return a if a < axis else a + 1
+
+    fx, fh, inv = _plan_trio(backend, recipe.keys, recipe.trio_key)
 
     k = _native.kernels()
     if k is not None:
-        native = _oa_native_layout(p, x, h, axis, sx, sh, so)
+        native = recipe.native
         if native is not None:
-            H = _kernel_spectrum(fh, np.expand_dims(h, axis), None, spectra,
-                                 ("oa", sh, cdt.str, fft_axes, "native"), None, k, workers)
+            H = _kernel_spectrum(fh, h.reshape(h.shape[:axis] + (1,) + h.shape[axis:]), None,
+                                 spectra, ("oa", recipe.sh, cdt.str, fft_axes, "native"),
+                                 None, k, workers)
             if spectra is None:
                 H = H.copy()             # the plan's output buffer is reused
             return _oa_native(k, p, x, H, fx, inv, native, axis, B, L, nb, C, scale,
@@ -548,7 +644,7 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
 
     # Kernel spectrum, once per call (copied: the plan's output buffer is reused).
     H = _kernel_spectrum(fh, np.expand_dims(h, axis), scale, spectra,
-                         ("oa", sh, cdt.str, fft_axes))
+                         ("oa", recipe.sh, cdt.str, fft_axes))
     if spectra is None:
         H = H.copy()                 # the plan's output buffer is reused
 

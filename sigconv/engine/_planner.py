@@ -122,7 +122,7 @@ BAND_MAX_TAPS = 128
 # Below this predicted direct time, a transform must be 2x faster to be chosen.
 ACCURACY_BIAS_SECONDS = 3e-4
 
-_state: dict = {"constants": None}
+_state: dict = {"constants": None, "generation": 0}
 
 
 def constants() -> dict:
@@ -139,7 +139,14 @@ def constants() -> dict:
 def reset_constants(values: dict | None = None) -> None:
     """Forget cached constants (reload the profile next time), or install ``values``."""
     _state["constants"] = None if values is None else {**DEFAULT_CONSTANTS, **values}
+    _state["generation"] += 1
     _plan_shapes.cache_clear()
+
+
+def constants_generation() -> int:
+    """A number that changes whenever :func:`reset_constants` runs (callers that memoise
+    anything derived from the constants key on it)."""
+    return _state["generation"]
 
 
 @dataclass
