@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import cmath
 import dataclasses
+import math
 import operator
 import threading
 import warnings
@@ -245,7 +247,7 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
     out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra, strided=strided,
                    front=front)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
-            and not np.isfinite(out.flat[0]):
+            and not _finite_scalar(out.item(0)):
         # One non-finite input value spreads over every output of a transform.
         if method == "auto":
             plan = Plan(method="direct", variant="taps" if len(p.axes) > 1 else "lines")
@@ -254,6 +256,16 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
                       "output. Consider using method='direct' instead.", RuntimeWarning,
                       stacklevel=3)
     return out
+
+
+def _finite_scalar(v) -> bool:
+    """Whether ``v`` (an array's ``item()``) is finite: math/cmath for Python scalars
+    (a fraction of numpy.isfinite's call), numpy for the others (long double)."""
+    if type(v) is float:
+        return math.isfinite(v)
+    if type(v) is complex:
+        return cmath.isfinite(v)
+    return bool(np.isfinite(v))
 
 
 def convolve_finite(in1: np.ndarray, in2: np.ndarray, mode: Mode = "full",

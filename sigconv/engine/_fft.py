@@ -478,6 +478,7 @@ class FFTRecipe(NamedTuple):
     threads_p: int
     spectrum_key: tuple     # h's spectrum in a Convolver's store (the native product's)
     trio_key: tuple         # the plan trio in the plan cache
+    batch: bool             # x has axes not transformed (_row_chunks needs some)
 
 
 def fft_recipe(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
@@ -496,7 +497,7 @@ def fft_recipe(p: Problem, backend, workers: int, lens: tuple[int, ...] | None =
                      native_threads(fx.input.size, workers),
                      native_threads(fh.input.size, workers),
                      native_threads(inv.input.size, workers),
-                     lay.spectrum_key + ("native",), trio_key)
+                     lay.spectrum_key + ("native",), trio_key, len(p.axes) < p.x.ndim)
 
 
 def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = None,
@@ -516,7 +517,7 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
     if recipe is None or recipe.native != (k is not None):
         recipe = fft_recipe(p, backend, workers, lens, spectra is not None)
     lay = recipe.lay
-    rc = _row_chunks(p, lay, backend, k)
+    rc = _row_chunks(p, lay, backend, k) if recipe.batch else None
     if rc is not None:
         return _fft_rows(k, p, lay, rc, backend, workers, spectra)
     fx, fh, inv = _plan_trio(backend, lay.keys, recipe.trio_key)
