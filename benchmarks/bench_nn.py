@@ -15,6 +15,13 @@ Cases:
   dw31     depthwise 31x31 on (8, 128, 56, 56), padding 15 (torch conv2d)
   3x3s1    dense 3x3, 64 -> 64 on (8, 64, 56, 56), padding 1, stride 1
   3x3s2    the same with stride 2
+
+PyTorch's OpenMP threads (libgomp) spin for a while after each call before they sleep
+(GOMP_SPINCOUNT, 300000 by default): measured here, that held a core long enough to
+make the sigconv call timed right after a PyTorch call 1.5x slower (3x3s1 23.8 ms
+against 17.1), while PyTorch's own time did not change with a shorter spin (12.1 ms
+against 12.0; stride 2: 3.9 against 3.4). So the table runs with GOMP_SPINCOUNT=1000
+unless the environment sets it; ``--torch-spin`` keeps libgomp's default.
 """
 
 from __future__ import annotations
@@ -89,7 +96,9 @@ def cases(torch):
     return out
 
 
-def run_table(only=None) -> None:
+def run_table(only=None, torch_spin=False) -> None:
+    if not torch_spin:
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")   # read when libgomp loads
     import torch
     torch.set_num_threads(2)
     import numpy
@@ -97,7 +106,8 @@ def run_table(only=None) -> None:
           f"numpy {numpy.__version__}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
-          f"{os.getloadavg()[0]:.2f}")
+          f"{os.getloadavg()[0]:.2f}, GOMP_SPINCOUNT="
+          f"{os.environ.get('GOMP_SPINCOUNT', 'default')}")
     print("# medians of up to 7 round-robin samples after a warm-up; float32; ms; "
           "ratio = torch / sigconv (> 1: sigconv faster); load = 1-minute load average "
           "after the row")
@@ -234,13 +244,15 @@ def run_model() -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="store_true", help="measure the planner constants")
+    ap.add_argument("--torch-spin", action="store_true",
+                    help="keep libgomp's default spin-wait for PyTorch's threads")
     ap.add_argument("cases", nargs="*", help="run only these cases (dw1d causal dw31 3x3s1 "
                                              "3x3s2)")
     args = ap.parse_args(argv)
     if args.model:
         run_model()
     else:
-        run_table(args.cases)
+        run_table(args.cases, args.torch_spin)
     return 0
 
 

@@ -81,7 +81,7 @@ _SMOOTH = _smooth7_sizes(2**40).tolist()
 
 
 class _FFTWPlan:
-    __slots__ = ("_fftw", "_redirected", "input", "output")
+    __slots__ = ("_fftw", "_redirected", "from_wisdom", "input", "output")
 
     def __init__(self, key: PlanKey, flags: tuple[str, ...]):
         in_shape, out_shape = buffer_shapes(key.kind, key.shape, key.axes)
@@ -95,12 +95,14 @@ class _FFTWPlan:
         self._redirected = False
         direction = "FFTW_BACKWARD" if key.kind in ("c2r", "c2ci") else "FFTW_FORWARD"
         threads = key.workers if math.prod(key.shape) >= THREAD_MIN_POINTS else 1
+        self.from_wisdom = True
         try:
             self._fftw = pyfftw.FFTW(self.input, self.output, axes=key.axes,
                                      direction=direction, threads=threads,
                                      flags=("FFTW_MEASURE", "FFTW_WISDOM_ONLY",
                                             "FFTW_DESTROY_INPUT"))
         except RuntimeError:   # not in the wisdom: estimate, which is instant
+            self.from_wisdom = False
             self._fftw = pyfftw.FFTW(self.input, self.output, axes=key.axes,
                                      direction=direction, threads=threads, flags=flags)
 

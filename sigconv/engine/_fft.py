@@ -340,6 +340,11 @@ ROW_CHUNK_MIN_BYTES = 8 << 20
 ROW_CHUNK_BYTES = 512 << 10
 
 
+def row_chunk_size(row_bytes: int) -> int:
+    """Rows per chunk for rows of ``row_bytes`` (when the kernel's rows allow it)."""
+    return max(1, ROW_CHUNK_BYTES // row_bytes)
+
+
 class _RowChunks(NamedTuple):
     rows: int               # transforms in the batch (x's leading dimensions)
     size: int               # rows per chunk
@@ -366,7 +371,7 @@ def _row_chunks(p: Problem, lay: _FFTLayout, backend, k) -> _RowChunks | None:
         return None
     hs = lay.keys[1].shape
     hrows = math.prod(hs[:lead])
-    want = max(1, ROW_CHUNK_BYTES // row_bytes)
+    want = row_chunk_size(row_bytes)
     if hrows >= want:       # a divisor of hrows: each chunk takes a run of h's rows
         size = max(d for d in range(1, want + 1) if hrows % d == 0)
     else:                   # a multiple of hrows: each chunk takes all of them

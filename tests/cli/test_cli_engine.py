@@ -144,3 +144,42 @@ def test_convolve_output_checks_come_first(tmp_path, capsys, monkeypatch, output
 def test_calibrate_refuses_bad_values_as_usage_errors(capsys, option):
     assert main(["calibrate", *option]) == 2
     assert capsys.readouterr().err.startswith("sigconv: error: ")
+
+
+def test_calibrate_measures_the_row_chunk_plans_the_engine_then_uses():
+    """`sigconv calibrate` plans the (rows, n) one-thread transforms of the engine's row
+    chunks (nn's depthwise layers): the engine's plan for such a chunk then comes from
+    the wisdom, not from FFTW_ESTIMATE."""
+    pyfftw = pytest.importorskip("pyfftw")
+    from sigconv.backends import PlanKey, get_backend
+    from sigconv.engine import _calibrate
+    from sigconv.engine._fft import row_chunk_size
+
+    b = get_backend("pyfftw")
+    b.describe()                        # loads any saved wisdom first, then ...
+    saved = pyfftw.export_wisdom()
+    pyfftw.forget_wisdom()              # ... starts from none
+    try:
+        _check_row_chunk_wisdom(b, PlanKey, _calibrate, row_chunk_size)
+    finally:
+        pyfftw.forget_wisdom()
+        pyfftw.import_wisdom(saved)
+
+
+def _check_row_chunk_wisdom(b, PlanKey, _calibrate, row_chunk_size):
+    jobs = [j for j in _calibrate.wisdom_jobs(b, workers=2) if "row chunks" in j.label]
+    n = 512
+    rows = row_chunk_size(n * 8)
+    job = next(j for j in jobs if j.shape == (rows, n) and j.dtype == "float64")
+    assert job.axes == (1,) and job.threads == 1
+    key = PlanKey("r2c", (rows, n), "float64", (1,), 1, "test-row-chunks")
+    assert not b.build(key)[0].from_wisdom
+    assert _calibrate.measure_wisdom([job], seconds=30.0) == 2
+    plan = b.build(key)[0]
+    assert plan.from_wisdom
+    assert b.build(key._replace(kind="c2r"))[0].from_wisdom
+    # and it transforms correctly
+    rng = np.random.default_rng(0)
+    plan.input[...] = rng.standard_normal((rows, n))
+    ref = np.fft.rfft(plan.input, axis=1)
+    np.testing.assert_allclose(plan.execute(), ref, rtol=1e-12, atol=1e-9)
