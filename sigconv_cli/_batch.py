@@ -292,7 +292,7 @@ def _do_file(work: Work, args: argparse.Namespace) -> tuple[str | None, list]:
 
 
 def _one_line(exc: BaseException) -> str:
-    from .main import _one_line as one_line    # the one place errors are worded
+    from .main import _one_line as one_line  # the one place errors are worded
     return one_line(exc)
 
 

@@ -279,16 +279,7 @@ def convolve_finite(in1: np.ndarray, in2: np.ndarray, mode: Mode = "full",
 
 def _has_nonfinite(p: Problem) -> bool:
     """A NaN or inf in either operand."""
-    return not (_all_finite(p.x) and _all_finite(p.h))
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """:func:`all_finite`, without its error-state context (a few microseconds per call)
-    for the arrays it gives to BLAS: their dot products set no NumPy error flags."""
-    if a.dtype.char in "fdFD" and a.flags.c_contiguous:
-        flat = a.reshape(-1)
-        return bool(np.isfinite(np.vdot(flat, flat)))
-    return all_finite(a)
+    return not (all_finite(p.x) and all_finite(p.h))
 
 
 def _nonfinite_plan(p: Problem, plan: Plan, method: str) -> Plan:

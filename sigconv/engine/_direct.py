@@ -547,10 +547,15 @@ def all_finite(a: np.ndarray) -> bool:
     alarm for values beyond 1e154 only costs the caller its careful path)."""
     if a.dtype.kind not in "fc":
         return True
+    if a.dtype.char in "fdFD" and a.flags.c_contiguous:
+        # BLAS: 3x faster than sum, and it sets no NumPy error flags (no errstate needed,
+        # a few microseconds per call)
+        flat = a.reshape(-1)
+        return bool(np.isfinite(np.vdot(flat, flat)))
     with np.errstate(all="ignore"):
         if a.dtype.itemsize <= 16 and a.flags.c_contiguous:
             flat = a.reshape(-1)
-            return bool(np.isfinite(np.vdot(flat, flat)))   # BLAS: 3x faster than sum
+            return bool(np.isfinite(np.vdot(flat, flat)))
         return bool(np.isfinite(a.sum()))
 
 

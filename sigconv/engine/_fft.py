@@ -211,8 +211,15 @@ def _native_fill_ok(src: np.ndarray, buf: np.ndarray) -> bool:
 def _pad(k, buf: np.ndarray, src: np.ndarray, slices: tuple, workers: int) -> None:
     """``_fill(buf, src)`` through the compiled core when it can (one pass: copy, cast,
     zero tail), else NumPy."""
-    if k is not None and _native_fill_ok(src, buf):
-        k.pad_fill(buf, src, native_threads(buf.size, workers))
+    native = k is not None and _native_fill_ok(src, buf)
+    _copy_in(k if native else None, buf, src, slices,
+             native_threads(buf.size, workers) if native else 1)
+
+
+def _copy_in(k, buf: np.ndarray, src: np.ndarray, slices: tuple, threads: int) -> None:
+    """:func:`_pad` with its choice made: ``k`` the core (its fill takes ``src``) or None."""
+    if k is not None:
+        k.pad_fill(buf, src, threads)
     else:
         _fill(buf, src, None, slices)
 
@@ -509,7 +516,7 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
             spectra: dict | None = None, recipe: FFTRecipe | None = None,
             out_dtype: np.dtype | None = None) -> np.ndarray:
     """The kept window of the convolution, in fresh memory (a view of the inverse
-    transform's new output array when it is most of it, else a copy, of ``out_dtype``
+    transform's new output array when it is most of it, else a copy, cast to ``out_dtype``
     when given: a dtype of the transform's kind, maybe of lower precision).
 
     With the compiled core: the operands are padded into the plans' buffers in one pass
@@ -527,15 +534,9 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
         return _fft_rows(k, p, lay, rc, backend, workers, spectra)
     fx, fh, inv = _plan_trio(backend, lay.keys, recipe.trio_key)
     if k is not None and lay.native_product:
-        if recipe.pad_x:
-            k.pad_fill(fx.input, p.x, recipe.threads_x)
-        else:
-            _fill(fx.input, p.x, None, lay.fill_x)
+        _copy_in(k if recipe.pad_x else None, fx.input, p.x, lay.fill_x, recipe.threads_x)
         if spectra is None:
-            if recipe.pad_h:
-                k.pad_fill(fh.input, p.h, recipe.threads_h)
-            else:
-                _fill(fh.input, p.h, None, lay.fill_h)
+            _copy_in(k if recipe.pad_h else None, fh.input, p.h, lay.fill_h, recipe.threads_h)
             H = fh.execute()
         else:
             H = _kernel_spectrum(fh, p.h, None, spectra, recipe.spectrum_key, lay.fill_h, k,
@@ -548,11 +549,20 @@ def fftconv(p: Problem, backend, workers: int, lens: tuple[int, ...] | None = No
         X = fx.execute()
         np.multiply(X, H, out=inv.input)
     if inv.input.size < FRESH_MIN:
-        kept = inv.execute()[lay.keep]
-        return kept.copy() if out_dtype is None else kept.astype(out_dtype, order="C")
+        return _copy_out(inv.execute()[lay.keep], out_dtype)
     y = inv.execute_fresh()
     kept = y[lay.keep]
-    return kept if 2 * kept.size >= y.size else kept.copy()
+    return kept if 2 * kept.size >= y.size else _copy_out(kept, out_dtype)
+
+
+def _copy_out(kept: np.ndarray, dtype: np.dtype | None) -> np.ndarray:
+    """A C-contiguous copy of ``kept``, cast to ``dtype`` when given."""
+    return kept.copy() if dtype is None else kept.astype(dtype, order="C")
+
+
+def _chunk_axis(a: int, axis: int) -> int:
+    """Index of axis ``a`` in overlap-add's chunk layout (C blocks inserted at ``axis``)."""
+    return a if a < axis else a + 1
 
 
 class OARecipe(NamedTuple):
@@ -593,13 +603,11 @@ def oa_recipe(p: Problem, backend, workers: int, axis: int, block: int) -> OARec
     others = [a for a in p.axes if a != axis]
     other_lens = {a: axis_length(p, a, backend, cplx) for a in others}
 
-    def ins(a):  # index of original axis `a` in the chunk layout (C inserted at `axis`)
-        return a if a < axis else a + 1
 
     # chunk layout: x.shape with `axis` replaced by (C, L)
     row = math.prod(other_lens.get(a, x.shape[a]) for a in range(ndim) if a != axis) * L
     C = oa_chunk_blocks(nb, row * cdt.itemsize)
-    fft_axes = tuple(sorted([ins(a) for a in others] + [axis + 1]))
+    fft_axes = tuple(sorted([_chunk_axis(a, axis) for a in others] + [axis + 1]))
 
     def layout(shape, c):
         s = [other_lens.get(a, shape[a]) for a in range(ndim)]
@@ -631,26 +639,24 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
     others, so, scale = recipe.others, recipe.so, recipe.scale
     ndim = x.ndim
 
-    def ins(a):  # index of original axis `a` in the chunk layout (C inserted at `axis`)
-        return a if a < axis else a + 1
 
     fx, fh, inv = _plan_trio(backend, recipe.keys, recipe.trio_key)
+    h1 = h.reshape(h.shape[:axis] + (1,) + h.shape[axis:])     # one block of the kernel
 
     k = _native.kernels()
     if k is not None:
         native = recipe.native
         if native is not None:
-            H = _kernel_spectrum(fh, h.reshape(h.shape[:axis] + (1,) + h.shape[axis:]), None,
-                                 spectra, ("oa", recipe.sh, cdt.str, fft_axes, "native"),
-                                 None, k, workers)
+            H = _kernel_spectrum(fh, h1, None, spectra,
+                                 ("oa", recipe.sh, cdt.str, fft_axes, "native"), None, k,
+                                 workers)
             if spectra is None:
                 H = H.copy()             # the plan's output buffer is reused
             return _oa_native(k, p, x, H, fx, inv, native, axis, B, L, nb, C, scale,
                               workers)
 
     # Kernel spectrum, once per call (copied: the plan's output buffer is reused).
-    H = _kernel_spectrum(fh, np.expand_dims(h, axis), scale, spectra,
-                         ("oa", recipe.sh, cdt.str, fft_axes))
+    H = _kernel_spectrum(fh, h1, scale, spectra, ("oa", recipe.sh, cdt.str, fft_axes))
     if spectra is None:
         H = H.copy()                 # the plan's output buffer is reused
 
@@ -664,7 +670,7 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
             out_other.append(p.stop[a] - p.start[a])
             crop.append(slice(p.start[a], p.stop[a]))
         else:
-            out_other.append(so[ins(a)])
+            out_other.append(so[_chunk_axis(a, axis)])
             crop.append(slice(None))
     acc_len = nb * B + m - 1
     acc_shape = tuple(out_other[:axis] + [acc_len] + out_other[axis:])
@@ -693,7 +699,7 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
             xin[(slice(None),) * axis + (slice(c, None),)] = 0
         for a in others:
             sl = [slice(None)] * xin.ndim
-            sl[ins(a)] = slice(x.shape[a], None)
+            sl[_chunk_axis(a, axis)] = slice(x.shape[a], None)
             xin[tuple(sl)] = 0
         core = tuple(slice(0, x.shape[a]) if a in others else slice(None)
                      for a in range(ndim) if a != axis)

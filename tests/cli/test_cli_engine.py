@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from sigconv_cli.main import main
 
 
@@ -151,22 +152,24 @@ def test_calibrate_measures_the_row_chunk_plans_the_engine_then_uses():
     chunks (nn's depthwise layers): the engine's plan for such a chunk then comes from
     the wisdom, not from FFTW_ESTIMATE."""
     pyfftw = pytest.importorskip("pyfftw")
-    from sigconv.backends import PlanKey, get_backend
-    from sigconv.engine import _calibrate
-    from sigconv.engine._fft import row_chunk_size
+    from sigconv.backends import get_backend
 
     b = get_backend("pyfftw")
     b.describe()                        # loads any saved wisdom first, then ...
     saved = pyfftw.export_wisdom()
     pyfftw.forget_wisdom()              # ... starts from none
     try:
-        _check_row_chunk_wisdom(b, PlanKey, _calibrate, row_chunk_size)
+        _check_row_chunk_wisdom(b)
     finally:
         pyfftw.forget_wisdom()
         pyfftw.import_wisdom(saved)
 
 
-def _check_row_chunk_wisdom(b, PlanKey, _calibrate, row_chunk_size):
+def _check_row_chunk_wisdom(b):
+    from sigconv.backends import PlanKey
+    from sigconv.engine import _calibrate
+    from sigconv.engine._fft import row_chunk_size
+
     jobs = [j for j in _calibrate.wisdom_jobs(b, workers=2) if "row chunks" in j.label]
     n = 512
     rows = row_chunk_size(n * 8)

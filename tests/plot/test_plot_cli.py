@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image
-from sigconv_cli.main import main
 
 import sigconv.plot
 from sigconv import image
+from sigconv_cli.main import main
 
 RATE = 8000
 
