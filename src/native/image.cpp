@@ -22,6 +22,24 @@ namespace {
 
 using idx = std::ptrdiff_t;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define SIGCONV_VEC_EXT 1
+// CH-wide register blocks through GCC's vector extensions (the default clone splits them into
+// SSE halves); loads and stores by memcpy, which compiles to unaligned vector moves.
+template <class A> struct VecOf {
+    static constexpr int N = 32 / int(sizeof(A));
+    typedef A type __attribute__((vector_size(32)));
+};
+template <class V, class A> inline V vload(const A* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+template <class V, class A> inline void vstore(A* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+#else
+#define SIGCONV_VEC_EXT 0
+#endif
+
 // ------------------------------------------------------------------ dtypes and arrays
 
 enum Dt : int { U8 = 0, U16 = 1, F32 = 2, F64 = 3, BAD = -1 };
@@ -130,7 +148,30 @@ template <class A, class D> SIGCONV_CLONES void store_row(const A* in, D* out, i
     if constexpr (is_int<D>()) {
         const A lo = A(0), hi = A(top_of<D>());
         const A magic = std::is_same_v<A, float> ? A(12582912.0) : A(6755399441055744.0);
-        for (idx i = 0; i < n; ++i) {
+        idx i = 0;
+#if SIGCONV_VEC_EXT
+        // The same operations on vectors (GCC left the scalar loop unvectorized: "control flow
+        // in loop"), then the int32 to D narrowing in a loop of its own, which it vectorizes
+        // with packs: 3x faster for an 8-bit image.
+        if constexpr (std::is_same_v<A, float>) {
+            using V = typename VecOf<A>::type;
+            typedef int32_t VI __attribute__((vector_size(32)));
+            constexpr int L = VecOf<A>::N, B = 64;
+            const V vlo = V{} + lo, vhi = V{} + hi, vmagic = V{} + magic;
+            int32_t tmp[B];
+            for (; i + B <= n; i += B) {
+                for (int j = 0; j < B; j += L) {
+                    V x = vload<V>(in + i + j);
+                    x = x > vlo ? x : vlo;
+                    x = x < vhi ? x : vhi;
+                    x = (x + vmagic) - vmagic;
+                    vstore(tmp + j, __builtin_convertvector(x, VI));
+                }
+                for (int j = 0; j < B; ++j) out[i + j] = D(tmp[j]);
+            }
+        }
+#endif
+        for (; i < n; ++i) {
             A x = in[i];
             x = x > lo ? x : lo;
             x = x < hi ? x : hi;
@@ -280,6 +321,63 @@ SIGCONV_CLONES void fir_gen(const A* const* p, const int* js, const A* w, int K,
     }
 }
 
+#if SIGCONV_VEC_EXT
+
+// Two output rows of a dense symmetric pass (pair distances 1..nk, all taps non-zero) at once:
+// row 0 reads p[R - k] and p[R + k], row 1 p[R + 1 - k] and p[R + 1 + k]; p[R + 1 - k] is what
+// row 0 read as p[R - (k - 1)] the step before, and p[R + k] what row 1 read as p[R + 1 + (k -
+// 1)], so each step loads two rows for two outputs instead of four. Per element the sums are
+// fir_sym's, in its order: bitwise the same result.
+template <class A, bool Center>
+SIGCONV_CLONES void fir_sym_pairs(const A* const* p, idx k, int R, A wc, const A* wk, int nk,
+                                  A* out, idx ostride, idx n) {
+    using V = typename VecOf<A>::type;
+    constexpr int L = VecOf<A>::N;
+    // Pair by pair along the whole tile: measured 15% faster at sigma 10 than chunk by chunk
+    // with all k rows inside (which keeps a chunk's rows in L1), and no slower at sigma 5.
+    for (idx r = 0; r + 2 <= k; r += 2) {
+        const A* const* q = p + r;
+        A* o0 = out + r * ostride;
+        A* o1 = o0 + ostride;
+        idx i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            V a0 = vload<V>(q[R] + i), a1 = vload<V>(q[R] + i + L);            // q[R - k + 1]
+            V d0 = vload<V>(q[R + 1] + i), d1 = vload<V>(q[R + 1] + i + L);    // q[R + k]
+            V s0, s1, t0, t1;
+            if (Center) {
+                s0 = wc * a0; s1 = wc * a1; t0 = wc * d0; t1 = wc * d1;
+            } else {
+                s0 = s1 = t0 = t1 = V{};
+            }
+            SIGCONV_NO_UNROLL
+            for (int m = 0; m < nk; ++m) {
+                const A* lo = q[R - 1 - m] + i;        // q[R - k], k = m + 1
+                const A* hi = q[R + 2 + m] + i;        // q[R + 1 + k]
+                const V n0 = vload<V>(lo), n1 = vload<V>(lo + L);
+                const V h0 = vload<V>(hi), h1 = vload<V>(hi + L);
+                const A w = wk[m];
+                s0 += w * (n0 + d0);
+                s1 += w * (n1 + d1);
+                t0 += w * (a0 + h0);
+                t1 += w * (a1 + h1);
+                a0 = n0; a1 = n1; d0 = h0; d1 = h1;
+            }
+            vstore(o0 + i, s0); vstore(o0 + i + L, s1);
+            vstore(o1 + i, t0); vstore(o1 + i + L, t1);
+        }
+        for (; i < n; ++i) {
+            A s = Center ? wc * q[R][i] : A(0), u = Center ? wc * q[R + 1][i] : A(0);
+            for (int m = 0; m < nk; ++m) {
+                s += wk[m] * (q[R - 1 - m][i] + q[R + 1 + m][i]);
+                u += wk[m] * (q[R - m][i] + q[R + 2 + m][i]);
+            }
+            o0[i] = s;
+            o1[i] = u;
+        }
+    }
+}
+#endif
+
 // A 1-D pass: taps (correlation, origin len // 2), folded when longer than 2n + 1 for a line of
 // n samples (beyond the edge every border mode repeats itself: see _fold_passes), and whether
 // the taps are odd and exactly symmetric.
@@ -351,6 +449,28 @@ template <class A> void run_pass(const Pass<A>& ps, const A* const* p, A* out, i
             fir_sym<A, false>(p, ps.before, ps.wc, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
     else
         fir_gen<A>(p, ps.ks.data(), ps.w.data(), int(ps.w.size()), out, n);
+}
+
+// k output rows of a vertical pass (row j from the row pointers p + j): two at a time where the
+// taps are dense and symmetric (fir_sym_pairs), else one by one.
+template <class A>
+void run_pass_rows(const Pass<A>& ps, const A* const* p, idx k, A* out, idx ostride, idx n) {
+#if SIGCONV_VEC_EXT
+    bool dense = ps.sym;
+    for (size_t m = 0; dense && m < ps.ks.size(); ++m) dense = ps.ks[m] == int(m) + 1;
+    if (dense && !ps.ks.empty() && k >= 2) {
+        if (ps.center)
+            fir_sym_pairs<A, true>(p, k, ps.before, ps.wc, ps.w.data(), int(ps.w.size()), out,
+                                   ostride, n);
+        else
+            fir_sym_pairs<A, false>(p, k, ps.before, ps.wc, ps.w.data(), int(ps.w.size()), out,
+                                    ostride, n);
+        const idx r = k / 2 * 2;
+        if (r < k) run_pass<A>(ps, p + r, out + r * ostride, n);
+        return;
+    }
+#endif
+    for (idx r = 0; r < k; ++r) run_pass<A>(ps, p + r, out + r * ostride, n);
 }
 
 // Fill the border columns of a padded row (bx pixels before, ax after, W pixels inside
@@ -437,8 +557,7 @@ void sep_filter_impl(const Arr& src, const Arr& dst, const std::vector<double>& 
                         rows[static_cast<size_t>(q)] = f;
                     }
                 }
-                for (idx j = 0; j < k; ++j)
-                    run_pass<A>(py_, rows.data() + j, mid.data() + j * MW + bx * C + t0, tn);
+                run_pass_rows<A>(py_, rows.data(), k, mid.data() + bx * C + t0, MW, tn);
             }
             for (idx j = 0; j < k; ++j) {
                 A* m = mid.data() + j * MW;

@@ -438,3 +438,28 @@ def test_sep_filter_rows_copied_on_aliased_strides(dt):
     np.testing.assert_array_equal(out, ref_out[:, :width])
     ref = ndi.correlate1d(src[..., 0].astype(np.float64), ty, axis=0, mode="reflect")
     assert np.abs(out[..., 0] - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("taps", [[0.5, 0.0, 0.5], [0.0, 0.25, 0.5, 0.25, 0.0],
+                                  [0.1, 0.2, 0.4, 0.2, 0.1]])
+def test_sep_filter_vertical_pairs_against_ordered_sum(dt, taps):
+    """Dense symmetric vertical taps run two output rows at a time (fir_sym_pairs); each output
+    must be the pairwise sum in tap order, bitwise: wc x[r] + w1 (x[r-1] + x[r+1]) + ...,
+    evaluated here in the accumulator's dtype; odd and even heights, 1-3 threads."""
+    rng = np.random.default_rng(12)
+    w = np.array(taps)
+    R = len(w) // 2
+    for H, W in [(1, 40), (2, 33), (7, 41), (16, 64), (33, 70)]:
+        x = rng.standard_normal((H, W, 1)).astype(dt)
+        pad = np.pad(x[..., 0], ((R, R), (0, 0)), mode="symmetric")
+        wa = w.astype(dt)
+        ref = wa[R] * pad[R:R + H] if wa[R] != 0 else np.zeros((H, W), dt)
+        for m in range(1, R + 1):
+            if wa[R + m] != 0:
+                ref = ref + wa[R + m] * (pad[R - m:R - m + H] + pad[R + m:R + m + H])
+        for threads in (1, 2, 3):
+            out = np.empty_like(x)
+            k().sep_filter(x, out, w, np.array([1.0]), 0, 0.0, False, threads)
+            if len(w) <= 2 * H + 1:               # (longer taps are folded first)
+                np.testing.assert_array_equal(out[..., 0], ref)
