@@ -204,6 +204,7 @@ def run(args: argparse.Namespace, work: Work, inputs: Sequence[str], *,
     tally = _Tally(args, len(jobs), label)
     try:
         if processes == 1:
+            keep_freed_memory()
             for one in jobs:
                 try:
                     outcome = _do_file(work, one)
@@ -263,6 +264,35 @@ class _Tally:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+# glibc's mallopt parameters, and the values for a batch (see keep_freed_memory).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20      # glibc's own ceiling for its adaptive threshold
+_TRIM_THRESHOLD = 128 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Let this process reuse the memory one file freed for the next (Linux, glibc).
+
+    By default glibc gives each block of 128 KB or more its own mmap and unmaps it when
+    freed (raising that threshold only as it sees big frees, and trimming the heap),
+    so each file's arrays landed on fresh pages: 3,300-3,800 page faults and about 10
+    of 56 CPU-ms per 10 s stereo reverb here. Blocks of up to 32 MB now come from the
+    heap, which keeps up to 128 MB free at its top: no page fault from the second file
+    on, 46 CPU-ms per file, the same peak memory (100 MB). Larger arrays are mapped and
+    returned as before. Returns whether the settings were made."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt
+    except (ValueError, OSError, AttributeError):   # not glibc (musl, ...)
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+                and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
 
 
 def _do_file(work: Work, args: argparse.Namespace) -> tuple[str | None, list]:
@@ -326,6 +356,7 @@ def _init_worker(threads: int) -> None:
     import numpy  # noqa: F401
     from threadpoolctl import threadpool_limits
     threadpool_limits(threads, user_api="blas")     # kept for the worker's life
+    keep_freed_memory()
 
 
 def _worker_file(work: Work, args: argparse.Namespace):
@@ -341,6 +372,70 @@ def _worker_file(work: Work, args: argparse.Namespace):
         os._exit(143)
     finally:
         _busy = False
+
+
+# The modules each batch command's work imports: preloaded by the fork server.
+_AUDIO_WORK = ("sigconv_cli.audio_cmds", "sigconv.audio")
+_IMAGE_WORK = ("sigconv_cli.image_cmds",)      # it imports sigconv.image
+_WORK_MODULES = {"reverb": _AUDIO_WORK, "echo": _AUDIO_WORK, "blur": _IMAGE_WORK,
+                 "edges": _IMAGE_WORK, "filter": _IMAGE_WORK}
+_BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def start_early(argv: Sequence[str]) -> bool:
+    """Start the workers' fork server now, when ``argv`` is a batch command with
+    ``--jobs N`` (N > 1): called before this process imports sigconv and NumPy (a quarter
+    of a second), so that the server imports them, the command's module and pyFFTW at
+    the same time, on the other core, and each worker is then a fork of a process that
+    has them all. Without it the workers started only once this process had imported
+    and checked everything, then each imported them itself, in series with it.
+
+    The look at ``argv`` is deliberately simple (``--jobs N`` or ``--jobs=N``, before any
+    ``--``): a miss only loses the head start, and a server started for nothing (a
+    usage error, a single input) exits with this process. The server is started with
+    one BLAS thread (its NumPy must not start a BLAS thread pool it would fork); each
+    worker sets its own count (:func:`_init_worker`). Returns whether it was started.
+    """
+    if not argv or argv[0] not in _WORK_MODULES or _jobs_in(argv[1:]) < 2:
+        return False
+    import multiprocessing
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(["sigconv_cli._warm", *_WORK_MODULES[argv[0]]])
+    saved = {name: os.environ.get(name) for name in _BLAS_VARIABLES}
+    os.environ.update(dict.fromkeys(_BLAS_VARIABLES, "1"))
+    try:
+        forkserver.ensure_running()
+    except (OSError, ValueError):   # then the pool starts it later, as without this
+        return False
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return True
+
+
+def _jobs_in(argv: Sequence[str]) -> int:
+    """The value of ``--jobs`` in ``argv`` (the last one given), 1 if none or unreadable."""
+    jobs = 1
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = None
+        if arg == "--jobs" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--jobs="):
+            value = arg[len("--jobs="):]
+        if value is not None:
+            try:
+                jobs = int(value)
+            except ValueError:
+                jobs = 1
+    return jobs
 
 
 def _context():

@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    from . import _batch
+
+    # Before sigconv is imported: a --jobs batch's workers get a head start.
+    _batch.start_early(sys.argv[1:] if argv is None else argv)
     from sigconv._errors import SigconvError
 
     try:

@@ -39,23 +39,29 @@ def _fftw():
 
 
 def _import_pyfftw():
-    """``import pyfftw`` (deliberately late, see :func:`_fftw`) without dask.
+    """``import pyfftw`` (deliberately late, see :func:`_fftw`) without dask and scipy.fftpack.
 
-    pyfftw.interfaces imports dask.array whenever dask is installed (for wrappers
-    sigconv does not use): 1.6 s of pyfftw's 3.2 s import on a loaded 2-core VM, paid
-    by every numpy caller once sigconv's dask extra is installed. So unless dask is
-    already loaded (a dask user), that import is made to fail, which pyfftw expects.
+    pyfftw.interfaces imports dask.array whenever dask is installed, and scipy.fftpack
+    (hence scipy.fft, scipy.special) whenever scipy is, for wrappers sigconv does not use:
+    1.6 s of pyfftw's 3.2 s import on a loaded 2-core VM for dask; 0.23 of 0.46 s on a
+    quiet one for scipy.fftpack, paid by every process that plans a transform (each
+    worker of a ``--jobs`` batch too). So each of the two that is not already loaded
+    (by a dask or scipy.fft user) is made to fail to import, which pyfftw expects (it
+    then leaves out those wrappers; ``import pyfftw.interfaces.scipy_fft`` still works).
     """
     import sys
-    if "pyfftw" in sys.modules or "dask" in sys.modules:
+    if "pyfftw" in sys.modules:
         import pyfftw
         return pyfftw
-    sys.modules["dask"] = None          # type: ignore[assignment]  # import dask -> ImportError
+    blocked = [name for name in ("dask", "scipy.fftpack") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None        # type: ignore[assignment]  # import -> ImportError
     try:
         import pyfftw
     finally:
-        if "dask" in sys.modules and sys.modules["dask"] is None:
-            del sys.modules["dask"]
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return pyfftw
 
 

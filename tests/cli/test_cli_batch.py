@@ -414,3 +414,76 @@ def test_signal_stops_workers_and_leaves_no_temporary_file(tmp_path, how):
     assert not [p for p in out.iterdir() if p.name.startswith(".sigconv")]
     for done in out.iterdir():                            # whatever was written is whole
         assert sf.info(done).frames == 400_000 + 20_000 - 1
+
+
+@pytest.mark.parametrize("argv, jobs", [
+    (["a.wav", "--jobs", "2"], 2), (["--jobs=3", "a.wav"], 3), (["a.wav"], 1),
+    (["--jobs", "2", "--jobs", "1"], 1), (["--jobs", "x"], 1), (["--jobs"], 1),
+    (["--", "--jobs", "2"], 1), (["-o", "--jobs", "--jobs=4"], 4)])
+def test_jobs_seen_before_parsing(argv, jobs):
+    assert _batch._jobs_in(argv) == jobs
+
+
+def test_early_fork_server_only_for_batches_of_several_jobs(monkeypatch):
+    started = []
+    monkeypatch.setattr("multiprocessing.forkserver.ensure_running",
+                        lambda: started.append(True))
+    for argv in (["reverb", "a.wav", "b.wav", "ir.wav", "-o", "d/"],
+                 ["reverb", "a.wav", "--jobs", "1"], ["convolve", "--jobs", "2"],
+                 ["calibrate"], []):
+        assert not _batch.start_early(argv)
+    assert not started
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server")
+def test_early_fork_server_preloads_the_work(tmp_path):
+    """Started before the command imports anything heavy, the fork server imports the
+    command's modules and pyFFTW itself: each worker, a fork of it, starts with them
+    loaded (and no thread but its own); this process's environment is left as it was."""
+    (tmp_path / "probe.py").write_text(
+        "import sys, threading\n"
+        "def loaded(names):\n"
+        "    return [n in sys.modules for n in names], threading.active_count()\n")
+    code = (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "os.environ.pop('OMP_NUM_THREADS', None)\n"
+        "from sigconv_cli import _batch\n"
+        "assert 'numpy' not in sys.modules and 'sigconv' not in sys.modules\n"
+        "print(_batch.start_early(['reverb', 'a.wav', 'b.wav', 'ir.wav', '-o', 'd/',\n"
+        "                          '--jobs', '2']), 'OMP_NUM_THREADS' in os.environ)\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import probe\n"
+        "with ProcessPoolExecutor(1, mp_context=_batch._context()) as pool:\n"
+        "    print(pool.submit(probe.loaded, ['sigconv_cli.audio_cmds', 'sigconv.audio',\n"
+        "                                     'pyfftw', 'scipy.fft']).result())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True False", "([True, True, True, False], 1)"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_a_batch_process_reuses_freed_memory(tmp_path):
+    """After keep_freed_memory, arrays of a few MB freed by one file and allocated again
+    by the next land on pages already mapped: no page faults (before: thousands)."""
+    code = (
+        "import resource, sys, numpy as np\n"
+        "from sigconv_cli import _batch\n"
+        "def faults():\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    for _ in range(10):\n"
+        "        a = np.ones(1 << 20); b = np.ones(1 << 20); del a, b\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before\n"
+        "first = faults()\n"
+        "if not _batch.keep_freed_memory():\n"
+        "    print('not glibc'); sys.exit()\n"
+        "faults()\n"
+        "print(first, faults())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    if proc.stdout.strip() == "not glibc":
+        pytest.skip("not glibc")
+    first, after = map(int, proc.stdout.split())
+    assert first > 2 * 2048 and after < 100, (first, after)     # 8 MB: 2048 pages

@@ -162,6 +162,23 @@ def test_pyfftw_is_imported_at_the_first_transform_only(tmp_path):
     assert out.split() == ["False", "pyfftw", "True", "True"]
 
 
+def test_pyfftw_is_imported_without_scipy_fft(tmp_path):
+    """pyfftw.interfaces imports scipy.fftpack (scipy.fft, scipy.special: ~0.2 s) for
+    wrappers sigconv does not use; sigconv's transforms leave it out, and the wrappers
+    can still be imported by name afterwards."""
+    pytest.importorskip("pyfftw")
+    pytest.importorskip("scipy.fft")
+    out = _run_python(
+        "import sys, numpy as np\n"
+        "from sigconv import backends, fftconvolve\n"
+        "y = fftconvolve(np.ones(5000), np.ones(3000))\n"
+        "print(backends.get_backend().name, abs(y.max() - 3000) < 1e-6,\n"
+        "      'scipy.fft' in sys.modules, 'scipy.fftpack' in sys.modules)\n"
+        "import pyfftw.interfaces.scipy_fft as f\n"
+        "print(np.allclose(f.rfft(np.ones(8)), np.fft.rfft(np.ones(8))))\n", tmp_path)
+    assert out.split() == ["pyfftw", "True", "False", "False", "True"]
+
+
 def _broken_pyfftw(tmp_path) -> str:
     """A directory to put first on sys.path, holding a pyfftw that fails to import."""
     fake = tmp_path / "fake" / "pyfftw"
