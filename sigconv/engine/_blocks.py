@@ -376,7 +376,7 @@ def scale_to_dtype(x: ArrayLike, factor: float, dtype: np.dtype, *, absolute: bo
     scale = array.dtype.type(_checks.number(factor, "factor", finite=False))
     kernel = getattr(_native.kernels(), "convert", None)
     if kernel is not None and array.dtype in _NATIVE_DTYPES and dtype in _NATIVE_DTYPES:
-        out = np.empty(array.shape, np.dtype(dtype.char))
+        out = _native.empty(array.shape, np.dtype(dtype.char))
         kernel(_canonical(np.ascontiguousarray(array)), out, float(scale), bool(absolute),
                threads)
         return out
@@ -435,7 +435,7 @@ def _native_call(kernel: Callable, array: np.ndarray, out_channels: int, out_dty
     with the image's number of axes."""
     src = _canonical(np.ascontiguousarray(array))
     src3 = src if src.ndim == 3 else src[..., np.newaxis]
-    dst = np.empty(src3.shape[:2] + (out_channels,), np.dtype(np.dtype(out_dtype).char))
+    dst = _native.empty(src3.shape[:2] + (out_channels,), np.dtype(np.dtype(out_dtype).char))
     kernel(src3, dst, *args)
     return dst if array.ndim == 3 else dst[..., 0]
 
@@ -685,8 +685,8 @@ def _run(image: ArrayLike, pads: list[tuple[int, int]],
     made: list[np.ndarray] = []
     if direct_view:
         channels_out = out_channels or (array.shape[2] if array.ndim == 3 else 1)
-        made.append(np.empty(array.shape[:2] + ((channels_out,) if array.ndim == 3 else ()),
-                             dtype if cast else work))
+        made.append(_native.empty(array.shape[:2] + ((channels_out,) if array.ndim == 3
+                                                     else ()), dtype if cast else work))
     lock = threading.Lock()
 
     def fill(r0: int) -> None:

@@ -437,8 +437,8 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
                              lay.fill_h, k, workers)
     H2 = H.reshape((plan.hrows,) + H.shape[H.ndim - len(p.axes):])   # either layout
     keep = (slice(None),) + lay.keep[lead:]
-    out = np.empty((plan.rows,) + tuple(sl.stop - sl.start for sl in lay.keep[lead:]),
-                   trios[0][2].output.dtype)
+    out = _native.empty((plan.rows,) + tuple(sl.stop - sl.start for sl in lay.keep[lead:]),
+                        trios[0][2].output.dtype)
     scale = lay.scale
     chunks = iter(range(0, plan.rows, C))      # next() on it is atomic under the GIL
 
@@ -779,7 +779,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
     odt = rdt if rdt.kind in "fc" and rdt.itemsize < ydt.itemsize \
         and rdt.kind == ydt.kind else ydt
     s, e = p.start[axis], p.stop[axis]
-    out = np.empty((G, e - s, Wo), odt)
+    out = _native.empty((G, e - s, Wo), odt)
     carry = np.empty((G, L - B, W), ydt)
     tx = native_threads(xin.size, workers)
     tp = native_threads(inv.input.size, workers)

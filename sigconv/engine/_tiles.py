@@ -136,7 +136,7 @@ def dense_filter(src: np.ndarray, kernel: np.ndarray, pads: tuple[int, int], *,
     scale = 1.0 / (TH * TW)
     k = _native.kernels()
     code = _native.BORDER_CODES[border]
-    out = np.empty((H, W, C), src.dtype)
+    out = _native.empty((H, W, C), src.dtype)
     tiles = [(r, c) for r in range(0, H, OH) for c in range(0, W, OW)]
 
     def run(tile: tuple[int, int]) -> None:

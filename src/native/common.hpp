@@ -84,5 +84,6 @@ void register_image(py::module_& m);
 void register_fft_glue(py::module_& m);
 void register_direct(py::module_& m);
 void register_windows(py::module_& m);
+void register_memory(py::module_& m);
 
 }  // namespace sigconv

@@ -42,4 +42,5 @@ PYBIND11_MODULE(_core, m) {
     sigconv::register_fft_glue(m);
     sigconv::register_direct(m);
     sigconv::register_windows(m);
+    sigconv::register_memory(m);
 }
