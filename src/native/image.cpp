@@ -17,6 +17,13 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__APPLE__)
+#include <immintrin.h>
+#define SIGCONV_BOX8 1
+#else
+#define SIGCONV_BOX8 0
+#endif
+
 namespace sigconv {
 namespace {
 
@@ -774,6 +781,79 @@ void block_row(const A* hp, A* pre, A* suf, A* out, idx W, idx L, idx C, idx n) 
     }
 }
 
+#if SIGCONV_BOX8
+// block_row for eight one-channel float rows at once, the rows in the lanes of an AVX2
+// register: the padded rows are transposed 8x8 at a time (x major, row minor), the block
+// sums run down x as vector additions (block_sums' chains, one per row, in its order), and the
+// sums are transposed back into the eight output rows. Per element the same additions as
+// block_row: bitwise the same result. The scalar chains of block_row took half of a gray box's
+// time (3840x2160, 15x15: 12.7 ms on one thread, 6.1 ms with the row pass left out).
+__attribute__((target("avx2"))) inline void transpose8(__m256* r) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// rows[j]: padded row j (L pixels), outs[j]: its W outputs; T: scratch of 8 L floats, O: of 8 W.
+__attribute__((target("avx2")))
+void block_rows8(const float* const* rows, float* const* outs, idx W, idx L, idx n, float* T,
+                 float* O) {
+    __m256 r[8];
+    idx x = 0;
+    for (; x + 8 <= L; x += 8) {
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(rows[j] + x);
+        transpose8(r);
+        for (int j = 0; j < 8; ++j) _mm256_store_ps(T + (x + j) * 8, r[j]);
+    }
+    for (; x < L; ++x)
+        for (int j = 0; j < 8; ++j) T[x * 8 + j] = rows[j][x];
+    // block b: suf over [b, e) backwards, then out[b] = suf[b], out[x] = suf[x] + pre[x + n - 1]
+    // with pre the next block's prefix sums (computed first, into O's slots as they are free)
+    std::vector<float> pre_(static_cast<size_t>(8 * n + 8)), suf_(static_cast<size_t>(8 * n + 8));
+    __m256* pre = reinterpret_cast<__m256*>((reinterpret_cast<std::uintptr_t>(pre_.data()) + 31) & ~std::uintptr_t(31));
+    __m256* suf = reinterpret_cast<__m256*>((reinterpret_cast<std::uintptr_t>(suf_.data()) + 31) & ~std::uintptr_t(31));
+    for (idx b = 0; b < W; b += n) {
+        const idx e = std::min(b + n, L);
+        __m256 v = _mm256_load_ps(T + (e - 1) * 8);
+        suf[static_cast<size_t>(e - 1 - b)] = v;
+        for (idx t = e - 2; t >= b; --t) suf[static_cast<size_t>(t - b)] = v = _mm256_add_ps(_mm256_load_ps(T + t * 8), v);
+        const idx nb = b + n, ne = std::min(nb + n, L);   // the next block, up to what is read
+        const idx last = std::min(b + n, W);                // outputs of this block
+        if (nb < L) {
+            v = _mm256_load_ps(T + nb * 8);
+            pre[0] = v;
+            const idx upto = std::min(ne, last + n - 1);    // pre[x + n - 1] for x < last
+            for (idx t = nb + 1; t < upto; ++t) pre[static_cast<size_t>(t - nb)] = v = _mm256_add_ps(v, _mm256_load_ps(T + t * 8));
+        }
+        _mm256_store_ps(O + b * 8, suf[0]);
+        for (idx q = b + 1; q < last; ++q)
+            _mm256_store_ps(O + q * 8, _mm256_add_ps(suf[static_cast<size_t>(q - b)], pre[static_cast<size_t>(q - b - 1)]));
+    }
+    x = 0;
+    for (; x + 8 <= W; x += 8) {
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_load_ps(O + (x + j) * 8);
+        transpose8(r);
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(outs[j] + x, r[j]);
+    }
+    for (; x < W; ++x)
+        for (int j = 0; j < 8; ++j) outs[j][x] = O[x * 8 + j];
+}
+
+bool cpu_avx2() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+#endif
+
 idx floordiv(idx a, idx b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // Float box: values (premultiplied, then scaled by 1/area) summed by two-sided block sums down
@@ -814,6 +894,19 @@ void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, doubl
         std::vector<A> P(static_cast<size_t>(WC)), hp(static_cast<size_t>(L * C));
         std::vector<A> pre(static_cast<size_t>(L * C)), suf(static_cast<size_t>(L * C));
         std::vector<A> res(static_cast<size_t>(WC));
+#if SIGCONV_BOX8
+        // one-channel float32 in and out: the row pass eight rows at a time (block_rows8)
+        constexpr bool f32 = std::is_same_v<A, float> && std::is_same_v<D, float>;
+        const bool box8 = f32 && C == 1 && !alpha && H >= 8 && cpu_avx2();
+        std::vector<A> hp8(box8 ? static_cast<size_t>(8 * L) : 0);
+        std::vector<float> T8(box8 ? static_cast<size_t>(8 * (L + 9)) : 0), O8(box8 ? static_cast<size_t>(8 * (W + 9)) : 0);
+        auto aligned32 = [](float* q) {     // 32-byte aligned (the vectors' stores), inside q's slack
+            return reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(q) + 31) & ~std::uintptr_t(31));
+        };
+        const A* rows8[8];
+        A* outs8[8];
+        int g8 = 0;
+#endif
         A* S_ = Sb.data();
         A* X_ = Xb.data();
         auto fetch = [&](idx g, A* to) {
@@ -847,10 +940,31 @@ void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, doubl
                 else add_rows<A>(P.data(), P.data(), x, WC);
             }
             if (p < p0) continue;
-            A* colsum = hp.data() + axb * C;
+            A* h = hp.data();
+#if SIGCONV_BOX8
+            if (box8) h = hp8.data() + g8 * L;
+#endif
+            A* colsum = h + axb * C;
             if (t == 0) std::memcpy(colsum, S_, sizeof(A) * static_cast<size_t>(WC));
             else add_rows<A>(colsum, S_ + t * WC, P.data(), WC);
-            fill_columns<A>(hp.data(), W, C, axb, axa, border, ccol.data() + t * C);
+            fill_columns<A>(h, W, C, axb, axa, border, ccol.data() + t * C);
+#if SIGCONV_BOX8
+            if constexpr (f32) {
+                if (box8) {
+                    rows8[g8] = h;
+                    outs8[g8] = reinterpret_cast<A*>(out + (p + ay) * WC);
+                    if (++g8 == 8) {
+                        block_rows8(rows8, outs8, W, L, nx, aligned32(T8.data()), aligned32(O8.data()));
+                        g8 = 0;
+                    } else if (p + 1 == p1) {      // the strip's last rows, fewer than eight
+                        for (int j = 0; j < g8; ++j)
+                            block_row<A>(rows8[j], pre.data(), suf.data(), outs8[j], W, L, C, nx);
+                        g8 = 0;
+                    }
+                    continue;
+                }
+            }
+#endif
             if constexpr (std::is_same_v<A, D>) {
                 if (!alpha) {          // float output in the accumulator's type: no copy
                     block_row<A>(hp.data(), pre.data(), suf.data(),

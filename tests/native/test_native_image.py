@@ -239,6 +239,27 @@ def test_box_nan_inf_stay_in_their_windows_and_big_values_do_not_erase_small(dt)
     assert np.all(np.isfinite(out[big & ~nan & ~inf]))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_box_float32_gray_eight_rows_at_once_equals_row_by_row(mode):
+    """One-channel float32 runs its row pass eight rows at a time (transposed, on AVX2);
+    a two-channel image holding the same values twice runs block_row row by row. Per
+    element the same additions in the same order: bitwise equal, NaN and inf included."""
+    rng = np.random.default_rng(11)
+    code = _native.BORDER_CODES[mode]
+    for h, w in [(8, 8), (9, 7), (17, 33), (40, 3), (64, 129), (31, 250)]:
+        x = (rng.standard_normal((h, w, 1)) * 50).astype(np.float32)
+        x[h // 2, w // 3] = np.nan
+        x[h // 3, w // 2] = np.inf
+        two = np.concatenate([x, x], axis=2)
+        for ny, nx in [(1, 1), (3, 3), (15, 15), (2, 9), (7, 2 * w + 3)]:
+            for threads in (1, 2, 3):
+                one, ref = np.empty_like(x), np.empty_like(two)
+                k().box_filter(x, one, ny, nx, code, 1.25, False, threads)
+                k().box_filter(two, ref, ny, nx, code, 1.25, False, 1)
+                np.testing.assert_array_equal(one[..., 0], ref[..., 0])
+                np.testing.assert_array_equal(ref[..., 0], ref[..., 1])
+
+
 # ------------------------------------------------------------------ 3x3 operators
 
 OPS = [(K.SOBEL_X, K.SOBEL_Y), (K.PREWITT_X, K.PREWITT_Y), (K.SCHARR_X, K.SCHARR_Y),
