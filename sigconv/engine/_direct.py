@@ -142,7 +142,7 @@ def _native_direct(k, p: Problem, workers: int) -> np.ndarray:
     x2 = np.ascontiguousarray(x, dtype=work).reshape(gx, n)
     h2 = np.ascontiguousarray(h, dtype=work).reshape(gh, m)
     s, e = p.start[a], p.stop[a]
-    out = np.empty((g, e - s), work)
+    out = _native.empty((g, e - s), work)
     threads = max(1, min(workers, out.size * m // NATIVE_THREAD_MACS))
     k.direct_conv(out, x2, h2, s, threads)
     return out.reshape(p.out_shape)
@@ -170,7 +170,7 @@ def _native_direct2d(k, p: Problem, workers: int) -> np.ndarray:
         x, h = h, x
     x2 = np.ascontiguousarray(x, dtype=work)
     h2 = np.ascontiguousarray(h, dtype=work)
-    out = np.empty(p.out_shape, work)
+    out = _native.empty(p.out_shape, work)
     threads = max(1, min(workers, out.size * h2.size // NATIVE_THREAD_MACS))
     k.direct_conv2d(out, x2, h2, p.start[0], p.start[1], threads)
     return out
