@@ -71,9 +71,9 @@ def empty(shape, dtype) -> np.ndarray:
     more than mapping them first (see ``populate`` in src/native/memory.cpp)."""
     out = np.empty(shape, dtype)
     if out.nbytes >= POPULATE_MIN_BYTES:
-        core = kernels()
-        if core is not None:
-            core.populate(out)
+        populate = getattr(kernels(), "populate", None)   # (absent from an older build)
+        if populate is not None:
+            populate(out)
     return out
 
 
