@@ -139,9 +139,17 @@ class PyFFTWBackend:
         self.flags: tuple[str, ...] = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
 
     def next_fast_len(self, n: int, real: bool = True) -> int:
+        """The smallest 7-smooth length >= ``n``; even for real transforms (``real``).
+
+        FFTW's real transforms of odd lengths run about 3x slower per point than even
+        ones (float32 and float64, 8 rows, ESTIMATE plans: 15309 = 3^7 7 took 1.36 ms
+        for r2c + c2r against 0.44 ms at 15360 and 0.50 ms at 16384; 1715 took 110 us
+        against 42 us at 1728), and the 7-smooth numbers between even ones are often odd."""
         n = int(n)
         if n <= 1:
             return 1
+        if real:
+            return 2 * _SMOOTH[bisect.bisect_left(_SMOOTH, -(-n // 2))]
         return _SMOOTH[bisect.bisect_left(_SMOOTH, n)]
 
     def build(self, key: PlanKey) -> tuple[_FFTWPlan, int]:

@@ -249,9 +249,12 @@ def _plans(backend, shape_x, shape_h, shape_out, axes, cdt, is_complex, workers,
 
 
 def axis_length(p: Problem, a: int, backend, cplx: bool) -> int:
-    """Transform length on axis ``a``: the backend's fast length for the kept window."""
+    """Transform length on axis ``a``: the backend's fast length for the kept window, a
+    real transform's length on the last transformed axis only (the other axes of a
+    real transform are complex ones)."""
     return backend.next_fast_len(
-        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]), not cplx)
+        fft_length(p.x.shape[a], p.h.shape[a], p.start[a], p.stop[a]),
+        not cplx and a == max(p.axes))
 
 
 def fft_shape(p: Problem, backend) -> tuple[int, ...]:

@@ -221,3 +221,37 @@ def test_a_broken_pyfftw_leaves_calibrate_and_explain_on_scipy(tmp_path):
         "print(sigconv.explain(np.ones(5000), np.ones(3000), method='fft').backend)\n",
         tmp_path, extra_path=_broken_pyfftw(tmp_path))
     assert out.split() == ["0", "scipy"]
+
+
+def _smooth7(n: int) -> bool:
+    for f in (2, 3, 5, 7):
+        while n % f == 0:
+            n //= f
+    return n == 1
+
+
+def test_pyfftw_real_lengths_are_even_and_smooth():
+    """FFTW's real transforms of odd lengths run about 3x slower per point: real lengths
+    are the smallest even 7-smooth numbers, complex ones may be odd."""
+    b = backends.get_backend("pyfftw")
+    for n in list(range(2, 400)) + [1701, 3085, 12096, 15300, 15309, 10**6 + 3000]:
+        r, c = b.next_fast_len(n, True), b.next_fast_len(n, False)
+        assert r >= n and r % 2 == 0 and _smooth7(r), (n, r)
+        assert c >= n and _smooth7(c), (n, c)
+        # the smallest such: no even 7-smooth number in [n, r)
+        assert not any(_smooth7(k) for k in range(n + (n % 2), r, 2)), (n, r)
+        assert not any(_smooth7(k) for k in range(n, c)), (n, c)
+    assert b.next_fast_len(1, True) == 1
+    assert b.next_fast_len(15309, False) == 15309       # 3^7 * 7, fine for complex
+    # the planner's overlap-add blocks then transform even lengths (was 15309 here)
+    x, h = np.zeros(10**6, np.float32), np.zeros(3001, np.float32)
+    plan = sigconv.explain(x, h, method="oa", backend="pyfftw")
+    assert (plan.block + 3000) % 2 == 0
+
+
+def test_overlap_add_blocks_stay_near_ten_kernels():
+    """Blocks beyond about 10x the kernel save little arithmetic and leave the cache."""
+    for n, m in ((10**7, 30001), (10**7, 3001), (10**6, 301)):
+        plan = sigconv.explain(np.zeros(n), np.zeros(m), method="oa", backend="pyfftw")
+        L = plan.block + m - 1
+        assert L % 2 == 0 and L <= max(12.5 * m, 1 << 16), (n, m, L)
