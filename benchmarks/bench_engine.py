@@ -13,8 +13,8 @@ Column 'core off' is sigconv with its compiled core switched off (the NumPy twin
 the native kernels, ``_native.use_native(False)``), timed in the same round-robin: the
 before/after of the compiled glue in one run. Each table ends with the load average.
 
-OpenBLAS's worker threads spin for about 2**28 cycles (0.1 s) after each multi-threaded
-BLAS call before they sleep (OPENBLAS_THREAD_TIMEOUT, 28 by default). In the round robin
+OpenBLAS's worker threads spin for up to 2**28 cycles (about 0.1 s, not timed) after each
+multi-threaded BLAS call before they sleep (OPENBLAS_THREAD_TIMEOUT, 28 by default). In the round robin
 the NumPy twins' band products ('core off') come right before a sigconv call, whose two
 compiled threads then share a core with the spinning one. Measured here: a 1024x1024 by
 15x15 direct convolution took 22.2 ms right after a 400x400 matrix product against 11.7

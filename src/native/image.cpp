@@ -803,10 +803,16 @@ __attribute__((target("avx2"))) inline void transpose8(__m256* r) {
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// rows[j]: padded row j (L pixels), outs[j]: its W outputs; T: scratch of 8 L floats, O: of 8 W.
+// A 32-byte aligned pointer inside the first 31 bytes of q's slack (for the vectors' stores).
+inline float* align32(float* q) {
+    return reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(q) + 31) & ~std::uintptr_t(31));
+}
+
+// rows[j]: padded row j (L pixels), outs[j]: its W outputs; 32-byte aligned scratch: T of 8 L
+// floats, O of 8 W, pre and suf of 8 n each.
 __attribute__((target("avx2")))
 void block_rows8(const float* const* rows, float* const* outs, idx W, idx L, idx n, float* T,
-                 float* O) {
+                 float* O, float* pre_f, float* suf_f) {
     __m256 r[8];
     idx x = 0;
     for (; x + 8 <= L; x += 8) {
@@ -817,10 +823,9 @@ void block_rows8(const float* const* rows, float* const* outs, idx W, idx L, idx
     for (; x < L; ++x)
         for (int j = 0; j < 8; ++j) T[x * 8 + j] = rows[j][x];
     // block b: suf over [b, e) backwards, then out[b] = suf[b], out[x] = suf[x] + pre[x + n - 1]
-    // with pre the next block's prefix sums (computed first, into O's slots as they are free)
-    std::vector<float> pre_(static_cast<size_t>(8 * n + 8)), suf_(static_cast<size_t>(8 * n + 8));
-    __m256* pre = reinterpret_cast<__m256*>((reinterpret_cast<std::uintptr_t>(pre_.data()) + 31) & ~std::uintptr_t(31));
-    __m256* suf = reinterpret_cast<__m256*>((reinterpret_cast<std::uintptr_t>(suf_.data()) + 31) & ~std::uintptr_t(31));
+    // with pre the next block's prefix sums
+    __m256* pre = reinterpret_cast<__m256*>(pre_f);
+    __m256* suf = reinterpret_cast<__m256*>(suf_f);
     for (idx b = 0; b < W; b += n) {
         const idx e = std::min(b + n, L);
         __m256 v = _mm256_load_ps(T + (e - 1) * 8);
@@ -899,10 +904,12 @@ void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, doubl
         constexpr bool f32 = std::is_same_v<A, float> && std::is_same_v<D, float>;
         const bool box8 = f32 && C == 1 && !alpha && H >= 8 && cpu_avx2();
         std::vector<A> hp8(box8 ? static_cast<size_t>(8 * L) : 0);
-        std::vector<float> T8(box8 ? static_cast<size_t>(8 * (L + 9)) : 0), O8(box8 ? static_cast<size_t>(8 * (W + 9)) : 0);
-        auto aligned32 = [](float* q) {     // 32-byte aligned (the vectors' stores), inside q's slack
-            return reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(q) + 31) & ~std::uintptr_t(31));
-        };
+        // T (8 L), O (8 W), pre and suf (8 nx each): multiples of 8 floats after an aligned start
+        std::vector<float> scratch8(box8 ? static_cast<size_t>(8 * (L + W + 2 * nx + 1)) : 0);
+        float* T8 = box8 ? align32(scratch8.data()) : nullptr;
+        float* O8 = box8 ? T8 + 8 * L : nullptr;
+        float* pre8 = box8 ? O8 + 8 * W : nullptr;
+        float* suf8 = box8 ? pre8 + 8 * nx : nullptr;
         const A* rows8[8];
         A* outs8[8];
         int g8 = 0;
@@ -954,7 +961,7 @@ void box_float(const Arr& src, const Arr& dst, idx ny, idx nx, int border, doubl
                     rows8[g8] = h;
                     outs8[g8] = reinterpret_cast<A*>(out + (p + ay) * WC);
                     if (++g8 == 8) {
-                        block_rows8(rows8, outs8, W, L, nx, aligned32(T8.data()), aligned32(O8.data()));
+                        block_rows8(rows8, outs8, W, L, nx, T8, O8, pre8, suf8);
                         g8 = 0;
                     } else if (p + 1 == p1) {      // the strip's last rows, fewer than eight
                         for (int j = 0; j < g8; ++j)

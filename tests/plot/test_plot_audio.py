@@ -83,12 +83,12 @@ def test_rt60_printed_is_the_measured_one(signals):
     assert expected == pytest.approx(0.5, rel=0.05)       # the oracle: made with RT60 0.5 s
     assert f"RT60 ≈ {expected:.2f} s (T30)" in texts(decay)
     # the curve drawn is the decay curve, the dashed line reaches -60 dB at RT60
-    t, db = audio.decay_curve(ir, RATE)
+    _t, db = audio.decay_curve(ir, RATE)
     curve = decay.lines[0]
     np.testing.assert_allclose(curve.get_ydata(), db[np.isfinite(db)])
     line = next(ln for ln in decay.lines if ln.get_linestyle() == "--")
     fit = audio.decay_fit(ir, RATE)
-    x, y = line.get_data()
+    _x, y = line.get_data()
     assert y[0] == pytest.approx(fit.intercept) and y[-1] == pytest.approx(-60.0)
 
 
@@ -126,7 +126,7 @@ def test_envelope_is_min_and_max_of_each_column():
     import matplotlib.pyplot as plt
 
     x = np.random.default_rng(3).standard_normal(_audio._ENVELOPE_COLUMNS * 7)
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     _audio._waveform(ax, x, RATE, "k")
     poly = ax.collections[0].get_paths()[0].vertices[:, 1]
     cols = x.reshape(_audio._ENVELOPE_COLUMNS, 7)
