@@ -405,7 +405,10 @@ def _on_dask(fn, in1, in2, mode, axes, *, fft_style: bool, **options):
     return _dask.convolve(fn, in1, in2, mode, axes, fft_style=fft_style, options=options)
 
 
-_NATIVE_SHORT_MIN = 50_000     # float32 samples from which 2-3 taps go to the compiled loop
+# samples (by itemsize) from which 2-3 taps go to the compiled loop: below, numpy.convolve's
+# smaller call overhead wins (3 taps, float64: 1e4 samples 6.2 against 5.9 us, 3e3 2.9
+# against 4.1; float32 3e3 3.7 against 3.7)
+_NATIVE_SHORT_MIN = {4: 4_000, 8: 12_000}
 _SMALL_MACS = 350_000     # beyond this many multiply-adds a transform may win (measured)
 
 
@@ -436,10 +439,11 @@ def _small_1d(in1, in2, mode):
     # made for at most NATIVE_MAX_TAPS taps: 1e3 x 301 float64 48 against 101 us)
     if 3 < short <= NATIVE_MAX_TAPS:
         return _small_native(a, v, mode)
-    if 2 <= short <= 3 and max(n, m) >= _NATIVE_SHORT_MIN and ka == kv == "f" \
-            and a.dtype.itemsize == v.dtype.itemsize == 4 and _native.kernels() is not None:
-        # numpy.convolve's single-precision loop is the slower one: 3 taps over 1e5-1e7
-        # float32 samples took 1.5-2.1x the compiled loop's time (float64: 0.7-1.1x)
+    if 2 <= short <= 3 and ka == kv == "f" and a.dtype.itemsize == v.dtype.itemsize \
+            and max(n, m) >= _NATIVE_SHORT_MIN.get(a.dtype.itemsize, n + m) \
+            and _native.kernels() is not None:
+        # 3 taps over 1e5-1e6 samples: numpy.convolve took 1.9-2x the compiled loop's time
+        # in float64, 5-6x in float32
         return _small_native(a, v, mode)
     if ka in "fc" and kv in "fc":
         if a.dtype.itemsize > 16 or v.dtype.itemsize > 16 or "e" in (a.dtype.char,
@@ -483,8 +487,8 @@ def _small_native(a: np.ndarray, v: np.ndarray, mode: str):
     x, h = (a, v) if n >= m else (v, a)
     x = np.ascontiguousarray(x, dtype=work).reshape(1, -1)
     h = np.ascontiguousarray(h, dtype=work).reshape(1, -1)
-    out = np.empty((1, e - s), work)
-    threads = max(1, min(default_workers(), out.size * min(n, m) // NATIVE_THREAD_MACS))
+    threads = max(1, min(default_workers(), (e - s) * min(n, m) // NATIVE_THREAD_MACS))
+    out = (_native.empty if threads > 1 else np.empty)((1, e - s), work)
     k.direct_conv(out, x, h, s, threads)
     return out[0] if work == rdt else out[0].astype(rdt)
 

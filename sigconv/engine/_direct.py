@@ -96,9 +96,11 @@ def direct(p: Problem, variant: str = "taps", workers: int | None = None) -> np.
 # taps; beyond, the band product and the transforms are the better tools).
 NATIVE_MAX_TAPS = 64
 
-# Multiply-adds per thread below which the compiled loop stays on one thread (about
-# 0.5 ms of work: starting a thread costs 0.1-0.6 ms on this shared VM under load).
-NATIVE_THREAD_MACS = 1 << 22
+# Multiply-adds per thread below which the compiled loop stays on one thread (about 30-60 us
+# of work). Its pieces go to the core's persistent workers, which take 20-30 us to wake on
+# the 2-core VM while the caller works on: two threads gained 1.2-1.6x from 1-1.6 million
+# multiply-adds (float64, 3 to 64 taps) and lost below.
+NATIVE_THREAD_MACS = 1 << 19
 
 
 def native_lines(p: Problem) -> tuple[int, int, int] | None:

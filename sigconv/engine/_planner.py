@@ -89,14 +89,16 @@ DEFAULT_CONSTANTS = {
     "band_out_col": 9.0e-10,  # the same with tiles down columns, s
     "band_mac_col": 1.8e-11,
     "band_f8": 2.0,         # float64 / float32 time of the band variant (1e6 x 31: 2.2)
-    # The compiled direct loop (session 6): medians of 3 runs of the calibration code
-    # (sigconv.engine._calibrate.measure, "compiled direct loop") on 2026-12-04 19:14 UTC,
-    # load average 5.0 (other sessions' jobs on the 2 cores, so the thread gain read < 1):
-    "nat_call": 1.3e-5,     # call overhead (checks, conversions, output array), s
-    "nat_out": 1.5e-9,      # per output (float64, one thread), s
-    "nat_mac": 1.15e-10,    # per multiply-add (float64, one thread), s
-    "nat_f4": 0.63,         # float32 / float64 time
-    "nat_thread_gain": 1.0,  # 1 thread / 2 threads on long problems (measured 0.7-0.8)
+    # The compiled direct loop (session 12: register tiles of vector-extension types, the
+    # core's persistent workers): medians of 3 runs of the calibration code
+    # (sigconv.engine._calibrate.measure, "compiled direct loop") on 2026-12-05 23:45 UTC,
+    # load average 1.0, AMD EPYC VM (session 6's loop: 1.5e-9 per output, 1.15e-10 per
+    # multiply-add, float32 0.63):
+    "nat_call": 5.8e-6,     # call overhead (checks, conversions, output array), s
+    "nat_out": 4.1e-10,     # per output (float64, one thread), s
+    "nat_mac": 6.1e-11,     # per multiply-add (float64, one thread), s
+    "nat_f4": 0.47,         # float32 / float64 time
+    "nat_thread_gain": 1.7,  # 1 thread / 2 threads on long problems (1e6 x 31 float64)
 }
 # numpy.convolve's time per output sample against kernel length m (float64 and
 # float32), s: not linear in m, since numpy unrolls short kernels and calls a dot

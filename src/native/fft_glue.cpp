@@ -113,7 +113,7 @@ void cmul_impl(const char* fn, py::array out, py::array x, py::array h, double s
         else
             cmul_range<double>(static_cast<double*>(op), static_cast<const double*>(xp),
                                static_cast<const double*>(hp), F, M, lo, hi, scale, scaled);
-    });
+    }, PIECES_PER_THREAD);
 }
 
 // ---- typed copies ---------------------------------------------------------------------------
@@ -252,7 +252,7 @@ void pad_fill(py::array dst, py::array src, int threads) {
                 const std::ptrdiff_t z0 = std::max(c0, Ws);
                 if (c1 > z0) zero(drow + z0, c1 - z0);
             }
-        });
+        }, PIECES_PER_THREAD);
     });
     if (!ok)   // (the message only when needed: str() of a dtype calls into Python)
         require(false, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) +
@@ -300,7 +300,7 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
                 }
                 zero(blk + rows * W, (L - rows) * W);
             }
-        });
+        }, PIECES_PER_THREAD);
     });
     if (!ok)   // (the message only when needed: str() of a dtype calls into Python)
         require(false, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) +
@@ -365,7 +365,7 @@ void oa_add_typed(O* out, const T* Y, T* carry, std::ptrdiff_t G, std::ptrdiff_t
                                   : (k0 > 0 ? carry + g * tail * W : nullptr);
             oa_add_block(out + g * E * Wo, blk, prev, (k0 + c) * B, B, tail, s, e, W, w0, Wo);
         }
-    });
+    }, PIECES_PER_THREAD);
     if (tail == 0) return;
     for (std::ptrdiff_t g = 0; g < G; ++g) {
         const T* lastb = Y + (g * C + used - 1) * L * W + B * W;

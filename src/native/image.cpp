@@ -29,24 +29,6 @@ namespace {
 
 using idx = std::ptrdiff_t;
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SIGCONV_VEC_EXT 1
-// CH-wide register blocks through GCC's vector extensions (the default clone splits them into
-// SSE halves); loads and stores by memcpy, which compiles to unaligned vector moves.
-template <class A> struct VecOf {
-    static constexpr int N = 32 / int(sizeof(A));
-    typedef A type __attribute__((vector_size(32)));
-};
-template <class V, class A> inline V vload(const A* p) {
-    V v;
-    std::memcpy(&v, p, sizeof(V));
-    return v;
-}
-template <class V, class A> inline void vstore(A* p, V v) { std::memcpy(p, &v, sizeof(V)); }
-#else
-#define SIGCONV_VEC_EXT 0
-#endif
-
 // ------------------------------------------------------------------ dtypes and arrays
 
 enum Dt : int { U8 = 0, U16 = 1, F32 = 2, F64 = 3, BAD = -1 };
@@ -1401,7 +1383,7 @@ void register_image(py::module_& m) {
                             scale_abs_row<A>(in + b, buf.data(), e - b, A(scale), absolute);
                             store_row<A, D>(buf.data(), out + b, e - b);
                         }
-                    });
+                    }, PIECES_PER_THREAD);
                 });
             }
         });
@@ -1427,7 +1409,7 @@ void register_image(py::module_& m) {
                             const idx b = c * CHUNK, e = std::min(n, b + CHUNK);
                             part[static_cast<size_t>(c)] = peak_row<A>(in + b, e - b);
                         }
-                    });
+                    }, PIECES_PER_THREAD);
                     A m = A(0);
                     for (A v : part) m = v > m ? v : m;
                     result = double(m);

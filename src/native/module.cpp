@@ -38,6 +38,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("cpu_has_avx2", &cpu_has_avx2, "whether this CPU runs the AVX2 clones");
     m.def("hardware_threads", [] { return int(std::max(1u, std::thread::hardware_concurrency())); },
           "std::thread::hardware_concurrency(), at least 1");
+    m.def("pool_workers", &sigconv::detail::pool_workers,
+          "worker threads the compiled core's pool has started (they persist between calls)");
     sigconv::register_image(m);
     sigconv::register_fft_glue(m);
     sigconv::register_direct(m);

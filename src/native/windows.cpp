@@ -192,7 +192,8 @@ void gather_impl(py::array x, py::array cols, const std::vector<std::ptrdiff_t>&
     T* cp = static_cast<T*>(cb.ptr);
     py::gil_scoped_release release;
     parallel_for((g.n1 - g.n0) * g.C * g.taps(), threads,
-                 [&](std::ptrdiff_t r0, std::ptrdiff_t r1) { gather_rows(g, xp, cp, r0, r1); });
+                 [&](std::ptrdiff_t r0, std::ptrdiff_t r1) { gather_rows(g, xp, cp, r0, r1); },
+                 PIECES_PER_THREAD);
 }
 
 template <class T>
@@ -207,7 +208,8 @@ void scatter_impl(py::array cols, py::array x, const std::vector<std::ptrdiff_t>
     T* xp = static_cast<T*>(xb.ptr);
     py::gil_scoped_release release;
     parallel_for((g.n1 - g.n0) * g.C, threads,
-                 [&](std::ptrdiff_t u0, std::ptrdiff_t u1) { scatter_planes(g, cp, xp, u0, u1); });
+                 [&](std::ptrdiff_t u0, std::ptrdiff_t u1) { scatter_planes(g, cp, xp, u0, u1); },
+                 PIECES_PER_THREAD);
 }
 
 bool same_float(const py::array& a, const py::array& b, bool& is64) {
