@@ -488,7 +488,7 @@ def _small_native(a: np.ndarray, v: np.ndarray, mode: str):
     x = np.ascontiguousarray(x, dtype=work).reshape(1, -1)
     h = np.ascontiguousarray(h, dtype=work).reshape(1, -1)
     threads = max(1, min(default_workers(), (e - s) * min(n, m) // NATIVE_THREAD_MACS))
-    out = (_native.empty if threads > 1 else np.empty)((1, e - s), work)
+    out = np.empty((1, e - s), work)          # (see _direct._native_direct)
     k.direct_conv(out, x, h, s, threads)
     return out[0] if work == rdt else out[0].astype(rdt)
 
