@@ -44,7 +44,7 @@ import scipy.signal as ss
 import sigconv
 from sigconv.backends import PlanKey, get_backend
 from sigconv.backends._base import oa_chunk_blocks, real_of
-from sigconv.engine import _native
+from sigconv.engine import _fft, _native
 from sigconv.engine._fft import compute_dtype
 from sigconv.engine._validate import prepare
 
@@ -113,12 +113,36 @@ def bare_transforms(x, h, plan, workers) -> float | None:
     cdt, cplx = compute_dtype(p, L * nb)
     C = oa_chunk_blocks(nb, L * cdt.itemsize)
     dt = real_of(cdt).str
-    fx = b.plan(PlanKey("r2c", (C, L), dt, (1,), workers, "ox"))
     fh = b.plan(PlanKey("r2c", (1, L), dt, (1,), workers, "oh"))
+    chunks = -(-nb // C)
+    rdt = np.result_type(x, h)
+    threads = min(workers, chunks)
+    if threads > 1 and _native.loaded() and real_of(cdt) == rdt \
+            and nb * L >= _fft.OA_PARALLEL_MIN_POINTS:
+        # the engine runs the chunks side by side, one-thread plans on each thread
+        # (sigconv.engine._fft._oa_side_by_side): the same transforms, the same way
+        trios = [(b.plan(PlanKey("r2c", (C, L), dt, (1,), 1, f"ox{t}")),
+                  b.plan(PlanKey("c2r", (C, L), dt, (1,), 1, f"oy{t}"))) for t in range(threads)]
+        for fx, inv in trios:
+            fx.input[...] = 0
+            inv.input[...] = 0
+        fh.input[...] = 0
+
+        def run_side():
+            fh.execute()
+            it = iter(range(chunks))
+
+            def work(t):
+                fx, inv = trios[t]
+                for _ in it:
+                    fx.execute()
+                    inv.execute()
+            _fft._on_threads(work, threads)
+        return timeit(run_side)
+    fx = b.plan(PlanKey("r2c", (C, L), dt, (1,), workers, "ox"))
     inv = b.plan(PlanKey("c2r", (C, L), dt, (1,), workers, "oy"))
     for q in (fx, fh, inv):
         q.input[...] = 0
-    chunks = -(-nb // C)
 
     def run():
         fh.execute()

@@ -311,10 +311,10 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
 // group g is output samples (k0 + c) B .. (k0 + c) B + L of the full convolution along the
 // cut axis. Output sample q = k B + j (0 <= j < B) is Y[k][j] plus, for j < T = L - B, the
 // tail Y[k - 1][B + j] of the block before (from `carry` (G, T, W) for the chunk's first
-// block, unless k0 == 0). Samples q in [s, e) are written to out (G, e - s, Wo) from
-// columns w0 .. w0 + Wo of Y. With `last`, the final tail (samples nb B ...) is written
-// too; otherwise carry receives this chunk's last tail. Each output element is written by
-// one piece of work, as the sum (Y + tail) in that order.
+// block, unless k0 == 0 or carry_in is false). Samples q in [s, e) are written to out
+// (G, e - s, Wo) from columns w0 .. w0 + Wo of Y. With `last`, the final tail (samples
+// nb B ...) is written too; otherwise carry receives this chunk's last tail. Each output
+// element is written by one piece of work, as the sum (Y + tail) in that order.
 template <class T, class O>
 SIGCONV_CLONES void oa_add_block(O* out, const T* Y, const T* prev, std::ptrdiff_t q0,
                                  std::ptrdiff_t rows, std::ptrdiff_t tail, std::ptrdiff_t s,
@@ -355,14 +355,14 @@ template <class T, class O>
 void oa_add_typed(O* out, const T* Y, T* carry, std::ptrdiff_t G, std::ptrdiff_t C,
                   std::ptrdiff_t used, std::ptrdiff_t L, std::ptrdiff_t W, std::ptrdiff_t k0,
                   std::ptrdiff_t B, std::ptrdiff_t s, std::ptrdiff_t e, std::ptrdiff_t w0,
-                  std::ptrdiff_t Wo, bool last, int threads) {
+                  std::ptrdiff_t Wo, bool last, bool carry_in, int threads) {
     const std::ptrdiff_t tail = L - B, E = e - s;
     parallel_for(G * used, threads, [&](std::ptrdiff_t b, std::ptrdiff_t en) {
         for (std::ptrdiff_t w = b; w < en; ++w) {
             const std::ptrdiff_t g = w / used, c = w % used;
             const T* blk = Y + (g * C + c) * L * W;
             const T* prev = c > 0 ? Y + (g * C + c - 1) * L * W + B * W
-                                  : (k0 > 0 ? carry + g * tail * W : nullptr);
+                                  : (k0 > 0 && carry_in ? carry + g * tail * W : nullptr);
             oa_add_block(out + g * E * Wo, blk, prev, (k0 + c) * B, B, tail, s, e, W, w0, Wo);
         }
     }, PIECES_PER_THREAD);
@@ -380,7 +380,7 @@ void oa_add_typed(O* out, const T* Y, T* carry, std::ptrdiff_t G, std::ptrdiff_t
 
 void oa_add(py::array out, py::array Y, py::array carry, std::ptrdiff_t used,
             std::ptrdiff_t k0, std::ptrdiff_t B, std::ptrdiff_t s, std::ptrdiff_t w0,
-            bool last, int threads) {
+            bool last, int threads, bool carry_in) {
     const char* fn = "oa_add";
     require(out.writeable() && carry.writeable(), fn, "out and carry must be writeable");
     require(c_contiguous(out) && c_contiguous(Y) && c_contiguous(carry), fn,
@@ -404,7 +404,7 @@ void oa_add(py::array out, py::array Y, py::array carry, std::ptrdiff_t used,
         using O = decltype(otag);
         py::gil_scoped_release nogil;
         oa_add_typed<T, O>(static_cast<O*>(op), static_cast<const T*>(yp), static_cast<T*>(cp),
-                           G, C, used, L, W, k0, B, s, e, w0, Wo, last, threads);
+                           G, C, used, L, W, k0, B, s, e, w0, Wo, last, carry_in, threads);
     };
     auto is = [](const py::dtype& d, char k, int sz) {
         return d.kind() == k && d.itemsize() == sz && native_order(d);
@@ -445,8 +445,10 @@ void register_fft_glue(py::module_& m) {
           "overlap-add block fill: dst (G, C, L, W) from src (G, n, W') blocks k0.. of B rows");
     m.def("oa_add", &oa_add, py::arg("out"), py::arg("Y"), py::arg("carry"), py::arg("used"),
           py::arg("k0"), py::arg("B"), py::arg("s"), py::arg("w0"), py::arg("last"),
-          py::arg("threads"),
-          "overlap-add accumulation of a chunk of blocks into the kept window out");
+          py::arg("threads"), py::arg("carry_in") = true,
+          "overlap-add accumulation of a chunk of blocks into the kept window out; with "
+          "carry_in=False the chunk's first block takes no tail from carry (chunks run "
+          "side by side; the caller adds the previous chunk's tail afterwards)");
 }
 
 }  // namespace sigconv

@@ -338,3 +338,25 @@ def test_oa_many_chunks_native_equal_twin(mode, monkeypatch):
         twin = sigconv.oaconvolve(x, h, mode, axes=[1])
     np.testing.assert_allclose(got, twin, atol=1e-11)
     np.testing.assert_allclose(got, _oracle_conv(x, h, mode, [1]), atol=1e-10)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("mode", MODES)
+def test_oa_chunks_side_by_side_equal_one_worker(dt, mode, monkeypatch):
+    """Chunks on two threads (one-thread plans each, the first tails added at the end) give
+    the bits of one worker, for lines, columns and a second transformed axis."""
+    import sigconv.backends._base as base
+    monkeypatch.setattr(base, "OA_CHUNK_BYTES", 8192)          # many chunks
+    monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)
+    side = _spy(monkeypatch, "_oa_side_by_side")
+    rng = np.random.default_rng(17)
+    for xs, hs, axes in (((2, 60_000), (1, 101), [1]), ((60_000, 3), (101, 1), [0]),
+                         ((20_000, 9), (77, 5), None), ((100_003,), (640,), None)):
+        x, h = _draw(rng, xs, dt), _draw(rng, hs, dt)
+        one = sigconv.oaconvolve(x, h, mode, axes=axes, workers=1)
+        two = sigconv.oaconvolve(x, h, mode, axes=axes, workers=2)
+        np.testing.assert_array_equal(two, one)
+        want = _oracle_conv(x, h, mode, axes)
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(two, want, atol=_tol(dt) * scale, rtol=0)
+    assert len(side) >= 3       # (a float32 case may plan a single block, or double precision)
