@@ -36,6 +36,8 @@ namespace py = pybind11;
 // unaligned vector moves. Without the extensions (other compilers) callers keep scalar loops.
 #if defined(__GNUC__) || defined(__clang__)
 #define SIGCONV_VEC_EXT 1
+// inlined even into a target clone (else the vector blocks may stay in a baseline function)
+#define SIGCONV_INLINE __attribute__((always_inline)) inline
 template <class A> struct VecOf {
     static constexpr int N = 32 / int(sizeof(A));
     typedef A type __attribute__((vector_size(32)));
@@ -48,6 +50,7 @@ template <class V, class A> inline V vload(const A* p) {
 template <class V, class A> inline void vstore(A* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 #else
 #define SIGCONV_VEC_EXT 0
+#define SIGCONV_INLINE inline
 #endif
 
 namespace detail {

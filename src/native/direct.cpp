@@ -37,7 +37,7 @@ inline T edge_output(const T* x, std::ptrdiff_t n, const T* h, std::ptrdiff_t m,
 // One tile of outputs out[0 .. tile_len) at full-convolution indices q .. q + tile_len - 1,
 // every tap inside the signal (base = x + q); same sums, in the same order, as edge_output.
 template <class T, bool Add>
-__attribute__((always_inline)) inline void full_tile(T* out, const T* base, const T* h, std::ptrdiff_t m) {
+SIGCONV_INLINE void full_tile(T* out, const T* base, const T* h, std::ptrdiff_t m) {
 #if SIGCONV_VEC_EXT
     using V = typename VecOf<T>::type;
     constexpr int L = VecOf<T>::N;
