@@ -14,8 +14,8 @@ the native kernels, ``_native.use_native(False)``), timed in the same round-robi
 before/after of the compiled glue in one run. Each table ends with the load average.
 
 OpenBLAS's worker threads spin for up to 2**28 cycles (about 0.1 s, not timed) after each
-multi-threaded BLAS call before they sleep (OPENBLAS_THREAD_TIMEOUT, 28 by default). In the round robin
-the NumPy twins' band products ('core off') come right before a sigconv call, whose two
+multi-threaded BLAS call before they sleep (OPENBLAS_THREAD_TIMEOUT, 28 by default). In the
+round robin the NumPy twins' band products ('core off') come right before a sigconv call, whose two
 compiled threads then share a core with the spinning one. Measured here: a 1024x1024 by
 15x15 direct convolution took 22.2 ms right after a 400x400 matrix product against 11.7
 ms alone, and the 2-D grid's regret fell within 1.15 in 78% of the cells (max 3.13). So the
@@ -177,16 +177,15 @@ def cell(x, h, workers):
     forced = times
     row["forced"] = forced
     row["regret"] = row["sigconv"] / min(list(forced.values()) + [row["sigconv"]])
-    row["bare"] = bare_transforms(x, h, plan, workers)
+    bf = bare_fn(x, h, plan, workers)
+    row["bare"] = None if bf is None else timeit(bf)
     # the same ratio with sigconv and the bare transforms timed in pairs (A B A B ...), so
     # that both run in the same state of the caches: in the round robin above sigconv runs
     # right after the other contenders (scipy, the NumPy twins), the bare transforms alone
-    bf = bare_fn(x, h, plan, workers)
+    row["bare_pair"] = None
     if bf is not None:
         pair = timeit_many({"s": lambda: sigconv.convolve(x, h), "b": bf})
         row["bare_pair"] = pair["s"] / pair["b"]
-    else:
-        row["bare_pair"] = None
     with _native.use_native(False):
         plan_off = sigconv.explain(x, h)
     row["bare_off"] = bare_transforms(x, h, plan_off, workers) if (

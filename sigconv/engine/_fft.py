@@ -411,12 +411,8 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
     C = plan.size
     nchunks = -(-plan.rows // C)
     threads = max(1, min(int(workers), nchunks))
-    trios = []
-    for t in range(threads):       # planned here: the plan cache is per thread
-        keys = tuple(kk._replace(shape=(C,) + kk.shape[lead:], workers=1,
-                                 axes=tuple(a - lead + 1 for a in kk.axes),
-                                 slot=f"r{t}{kk.slot}") for kk in lay.keys)
-        trios.append(_plan_trio(backend, keys))
+    trios = _thread_trios(backend, lay.keys, threads, "r", lambda kk: {
+        "shape": (C,) + kk.shape[lead:], "axes": tuple(a - lead + 1 for a in kk.axes)})
     skey = lay.spectrum_key + ("native",)
     H = spectra.get(skey) if spectra is not None else None
     if H is None and C < plan.hrows:
@@ -464,6 +460,15 @@ def _fft_rows(k, p: Problem, lay: _FFTLayout, plan: _RowChunks, backend, workers
 
     _on_threads(work, threads)
     return out.reshape(tuple(sl.stop - sl.start for sl in lay.keep))
+
+
+def _thread_trios(backend, keys: tuple, threads: int, tag: str, change=None) -> list:
+    """One plan trio per thread, each on one FFTW thread, for work shared out by
+    :func:`_on_threads` (slots ``tag`` + thread; ``change(key)``: other PlanKey fields to
+    replace). Planned here, on the calling thread: the plan cache is per thread."""
+    return [_plan_trio(backend, tuple(
+        kk._replace(workers=1, slot=f"{tag}{t}{kk.slot}", **(change(kk) if change else {}))
+        for kk in keys)) for t in range(threads)]
 
 
 def _on_threads(fn, threads: int) -> None:
@@ -772,7 +777,7 @@ OA_PARALLEL_MIN_POINTS = 1 << 17
 
 def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tuple,
                axis: int, B: int, L: int, nb: int, C: int, scale: float,
-               workers: int, backend=None, keys: tuple | None = None) -> np.ndarray:
+               workers: int, backend, keys: tuple) -> np.ndarray:
     """Overlap-add with the compiled core: per chunk of C blocks, one pass fills the
     blocks (copy, cast, zero padding), one pass forms the spectral product with the scale,
     and one pass adds each block's head and the previous block's tail straight into the
@@ -795,8 +800,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
     s, e = p.start[axis], p.stop[axis]
     nchunks = -(-nb // C)
     threads = min(int(workers), nchunks)
-    if threads > 1 and odt == ydt and keys is not None \
-            and getattr(backend, "build", None) is not None \
+    if threads > 1 and odt == ydt and getattr(backend, "build", None) is not None \
             and G * nb * L * W >= OA_PARALLEL_MIN_POINTS:
         # np.empty: the threads share the page faults (1e7 x 301 float64: 54 ms in all,
         # against 60 ms with the pages mapped first on one thread by _native.empty)
@@ -822,10 +826,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
 def _oa_side_by_side(k, x3, out, H, backend, keys, G, W, w0, Wo, B, L, nb, C, s, e, scale,
                      threads) -> None:
     """The chunks of :func:`_oa_native` on ``threads`` threads (see there)."""
-    trios = []
-    for t in range(threads):       # planned here: the plan cache is per thread
-        tk = tuple(kk._replace(workers=1, slot=f"s{t}{kk.slot}") for kk in keys)
-        trios.append(_plan_trio(backend, tk))
+    trios = _thread_trios(backend, keys, threads, "s")
     nchunks = -(-nb // C)
     T = L - B
     carries = np.empty((nchunks, G, T, W), trios[0][0].input.dtype)

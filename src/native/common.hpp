@@ -71,10 +71,14 @@ struct Job {
 // workers (pool.cpp), and returns when all are finished; rethrows a piece's exception.
 void run_job(Job& job, int helpers);
 
-// Workers the pool has started so far (for tests and `sigconv info`).
+// Workers the pool has started so far (for the tests).
 int pool_workers();
 
 }  // namespace detail
+
+// Pieces per thread for loops over independent items (rows, runs, chunks) with nothing to
+// recompute at a piece's edges.
+constexpr int PIECES_PER_THREAD = 8;
 
 // Split [0, n) into `threads` contiguous pieces (times `pieces_per_thread`) and run
 // fn(begin, end) on each, on the calling thread and on persistent worker threads (started on
@@ -87,10 +91,6 @@ int pool_workers();
 // for any thread count, whichever thread runs which piece. Call with the GIL released. Pieces
 // may themselves call parallel_for: the caller runs any piece no worker has claimed, so a
 // call never waits on a busy pool.
-// Pieces per thread for loops over independent items (rows, runs, chunks) with nothing to
-// recompute at a piece's edges.
-constexpr int PIECES_PER_THREAD = 8;
-
 template <class Fn>
 void parallel_for(std::ptrdiff_t n, int threads, Fn&& fn, int pieces_per_thread = 1) {
     if (n <= 0) return;

@@ -29,7 +29,7 @@ def _torch_layer(nsp, x, w, b, opts):
     return layer
 
 
-OPTIONS = [dict(stride=s, padding=p, dilation=d, groups=g, padding_mode=m)
+OPTIONS = [{"stride": s, "padding": p, "dilation": d, "groups": g, "padding_mode": m}
            for s, p, d, g, m in itertools.product(
                (1, 2), (0, 1, "same", "valid"), (1, 2), (1, 2),
                ("zeros", "reflect", "replicate", "circular"))
@@ -64,10 +64,10 @@ def test_forward_and_autograd_every_option(nsp):
 
 @pytest.mark.parametrize("case", [
     # x shape, w shape, options: depthwise with a channel multiplier, long kernels
-    ((2, 3, 200), (6, 1, 64), dict(groups=3, padding=63)),
-    ((1, 4, 300), (4, 1, 100), dict(groups=4, padding="same", dilation=2)),
-    ((2, 4, 20, 21), (4, 1, 9, 9), dict(groups=4, padding=4, padding_mode="reflect")),
-    ((1, 2, 9, 8, 7), (4, 2, 3, 3, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2))),
+    ((2, 3, 200), (6, 1, 64), {"groups": 3, "padding": 63}),
+    ((1, 4, 300), (4, 1, 100), {"groups": 4, "padding": "same", "dilation": 2}),
+    ((2, 4, 20, 21), (4, 1, 9, 9), {"groups": 4, "padding": 4, "padding_mode": "reflect"}),
+    ((1, 2, 9, 8, 7), (4, 2, 3, 3, 3), {"stride": (2, 1, 3), "padding": (1, 0, 2)}),
 ])
 def test_float32_forward_and_gradients(case):
     xs, ws, opts = case
