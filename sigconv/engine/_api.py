@@ -19,7 +19,15 @@ from .._errors import InputError, InputTypeError
 from ..backends import default_workers, get_backend, pyfftw_error
 from . import _exact, _native
 from ._direct import NATIVE_MAX_TAPS, NATIVE_THREAD_MACS, all_finite, direct
-from ._fft import FFTRecipe, OARecipe, fft_recipe, fftconv, oa_recipe, oaconv
+from ._fft import (
+    FFTRecipe,
+    NonFiniteInput,
+    OARecipe,
+    fft_recipe,
+    fftconv,
+    oa_recipe,
+    oaconv,
+)
 from ._planner import (
     BAND_MAX_TAPS,
     Plan,
@@ -50,7 +58,7 @@ def _resolve(p: Problem, backend, workers):
 
 def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
              spectra: dict | None = None, strided: bool = False,
-             front: _Front | None = None) -> np.ndarray:
+             front: _Front | None = None, check_finite: bool = False) -> np.ndarray:
     rdt = p.result_dtype
     if plan.method == "direct":
         return direct(p, plan.variant or "taps", workers)
@@ -69,7 +77,7 @@ def _execute(p: Problem, plan: Plan, backend, workers: int, *, rounded: bool,
                     rdt if rdt.kind in "fc" else None)
     else:
         y = oaconv(q, backend, workers, back.index(plan.axis) if back else plan.axis,
-                   plan.block, spectra=spectra, recipe=recipe)
+                   plan.block, spectra=spectra, recipe=recipe, check_finite=check_finite)
     if back:
         y = y.transpose(np.argsort(back))
     if rounded and rdt.kind in "biu":
@@ -241,11 +249,18 @@ def _run(in1, in2, mode, method, axes, backend, workers, *, fft_style: bool,
             return (p.x * p.h)[tuple(slice(s, e) for s, e in zip(p.start, p.stop))].copy()
         b, w = _resolve(p, backend, workers)
         plan = make_plan(p, method, b, w, transform_gain)
-    if (plan.method == "oa" or plan.variant == "band") and not finite and _has_nonfinite(p):
+    if plan.variant == "band" and not finite and _has_nonfinite(p):
         plan = _nonfinite_plan(p, plan, method)
     strided = window is not None
-    out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra, strided=strided,
-                   front=front)
+    try:
+        # overlap-add checks its operands itself (the compiled block fill as it copies)
+        out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra,
+                       strided=strided, front=front,
+                       check_finite=plan.method == "oa" and not finite)
+    except NonFiniteInput:
+        plan = _nonfinite_plan(p, plan, method)
+        out = _execute(p, plan, b, w, rounded=not fft_style, spectra=spectra,
+                       strided=strided, front=front)
     if plan.method == "fft" and out.size and out.dtype.kind in "fc" \
             and not _finite_scalar(out.item(0)):
         # One non-finite input value spreads over every output of a transform.

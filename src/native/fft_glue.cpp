@@ -6,6 +6,7 @@
 // here does one job on C-contiguous arrays of known dtypes, with the GIL released, and
 // gives the same result for any thread count (every element is computed the same way by
 // exactly one piece of work).
+#include <atomic>
 #include <complex>
 #include <cstring>
 #include <stdexcept>
@@ -161,6 +162,53 @@ SIGCONV_CLONES void copy_cast(D* dst, const S* src, std::ptrdiff_t n) {
     }
 }
 
+// The real numbers of a value (a complex one's two parts), for the finiteness checks.
+template <class S> struct RealOf { using type = S; static constexpr int parts = 1; };
+template <> struct RealOf<c64> { using type = float; static constexpr int parts = 2; };
+template <> struct RealOf<c128> { using type = double; static constexpr int parts = 2; };
+
+// Whether src[0:n] holds no NaN or inf, in one pass: v - v is 0 for every finite v and NaN
+// for inf and NaN, and a sum of zeros stays 0 while one NaN makes it NaN. Sixteen sums side
+// by side (the compiler keeps them in vector registers). Integers are always finite.
+template <class S>
+SIGCONV_CLONES bool finite_run(const S* src, std::ptrdiff_t n) {
+    if constexpr (std::is_integral_v<S>) {
+        (void)src;
+        (void)n;
+        return true;
+    } else {
+        using R = typename RealOf<S>::type;
+        const R* r = reinterpret_cast<const R*>(src);
+        const std::ptrdiff_t m = n * RealOf<S>::parts;
+        R acc[16] = {};
+        std::ptrdiff_t i = 0;
+        for (; i + 16 <= m; i += 16)
+            for (int j = 0; j < 16; ++j) acc[j] += r[i + j] - r[i + j];
+        R total = 0;
+        for (; i < m; ++i) total += r[i] - r[i];
+        for (int j = 0; j < 16; ++j) total += acc[j];
+        return total == R(0);
+    }
+}
+
+// copy_cast, and whether the source values were all finite (finite_run of src).
+// In blocks of 4096 values, so the check reads what the copy has just brought into cache.
+template <class D, class S>
+bool copy_cast_checked(D* dst, const S* src, std::ptrdiff_t n) {
+    if constexpr (std::is_integral_v<S>) {
+        copy_cast(dst, src, n);
+        return true;
+    } else {
+        bool ok = true;
+        for (std::ptrdiff_t i = 0; i < n; i += 4096) {
+            const std::ptrdiff_t k = std::min<std::ptrdiff_t>(4096, n - i);
+            copy_cast(dst + i, src + i, k);
+            ok = finite_run(src + i, k) && ok;
+        }
+        return ok;
+    }
+}
+
 template <class D>
 inline void zero(D* dst, std::ptrdiff_t n) {
     if (n > 0) std::memset(static_cast<void*>(dst), 0, sizeof(D) * static_cast<size_t>(n));
@@ -263,8 +311,10 @@ void pad_fill(py::array dst, py::array src, int threads) {
 
 // Fill a chunk of blocks: dst (G, C, L, W) gets, in block c of group g, the rows
 // [(k0 + c) B, (k0 + c) B + B) of src (G, n, Ws), Ws <= W, converted, zeros elsewhere
-// (rows past n, rows B..L, columns Ws..W).
-void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, int threads) {
+// (rows past n, rows B..L, columns Ws..W). Returns whether the values copied were all
+// finite (checked as they are copied, so the engine needs no separate pass over src to
+// keep a NaN or inf from spreading over whole blocks).
+bool oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, int threads) {
     const char* fn = "oa_fill";
     require(dst.writeable(), fn, "dst must be writeable");
     require(c_contiguous(dst) && c_contiguous(src), fn, "arrays must be C-contiguous");
@@ -273,9 +323,10 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
     const std::ptrdiff_t n = src.shape(1), Ws = src.shape(2);
     require(src.shape(0) == G && Ws <= W && B >= 1 && B <= L && k0 >= 0, fn,
             "shapes do not match");
-    if (dst.size() == 0) return;
+    if (dst.size() == 0) return true;
     void* dp = dst.mutable_data();
     const void* sp = src.data();
+    std::atomic<bool> finite{true};
     const bool ok = dispatch(dst.dtype(), src.dtype(), [&](auto dtag, auto stag) {
         using D = decltype(dtag);
         using S = decltype(stag);
@@ -283,6 +334,7 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
         const S* s = static_cast<const S*>(sp);
         py::gil_scoped_release nogil;
         parallel_for(G * C, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+            bool fin = true;
             for (std::ptrdiff_t w = b; w < e; ++w) {
                 const std::ptrdiff_t g = w / C, c = w % C;
                 D* blk = d + w * L * W;
@@ -291,20 +343,50 @@ void oa_fill(py::array dst, py::array src, std::ptrdiff_t k0, std::ptrdiff_t B, 
                     0, std::min(B, n - first));
                 const S* srcb = s + (g * n + std::min(first, n)) * Ws;
                 if (Ws == W) {
-                    copy_cast(blk, srcb, rows * W);
+                    fin = copy_cast_checked(blk, srcb, rows * W) && fin;
                 } else {
                     for (std::ptrdiff_t l = 0; l < rows; ++l) {
-                        copy_cast(blk + l * W, srcb + l * Ws, Ws);
+                        fin = copy_cast_checked(blk + l * W, srcb + l * Ws, Ws) && fin;
                         zero(blk + l * W + Ws, W - Ws);
                     }
                 }
                 zero(blk + rows * W, (L - rows) * W);
             }
+            if (!fin) finite.store(false, std::memory_order_relaxed);
         }, PIECES_PER_THREAD);
     });
     if (!ok)   // (the message only when needed: str() of a dtype calls into Python)
         require(false, fn, "unsupported dtypes " + std::string(py::str(dst.dtype())) +
                                " <- " + std::string(py::str(src.dtype())));
+    return finite.load();
+}
+
+// Whether a C-contiguous float32/float64/complex64/complex128 array holds no NaN or inf:
+// one pass (finite_run) in pieces on up to `threads` threads, with no BLAS call (NumPy's
+// vdot, the NumPy twin's check, wakes OpenBLAS's threads, which then spin on a core for
+// about 0.1 s: a 1e7 x 301 overlap-add on two threads took 50 ms after it against 29 ms).
+bool all_finite(py::array a, int threads) {
+    const char* fn = "all_finite";
+    require(c_contiguous(a), fn, "array must be C-contiguous");
+    const py::dtype dt = a.dtype();
+    require(native_order(dt) && (dt.kind() == 'f' || dt.kind() == 'c') &&
+                (dt.itemsize() == 4 || dt.itemsize() == 8 || dt.itemsize() == 16) &&
+                !(dt.kind() == 'f' && dt.itemsize() == 16) && !(dt.kind() == 'c' && dt.itemsize() == 4),
+            fn, "dtype must be float32, float64, complex64 or complex128");
+    // as real numbers: a complex array is twice as many of its parts
+    const bool single = dt.itemsize() == 4 || (dt.kind() == 'c' && dt.itemsize() == 8);
+    const std::ptrdiff_t n = a.size() * (dt.kind() == 'c' ? 2 : 1);
+    const void* p = a.data();
+    std::atomic<bool> finite{true};
+    py::gil_scoped_release nogil;
+    const std::ptrdiff_t piece = 1 << 15;
+    parallel_for((n + piece - 1) / piece, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+        const std::ptrdiff_t lo = b * piece, hi = std::min(n, e * piece);
+        const bool fin = single ? finite_run(static_cast<const float*>(p) + lo, hi - lo)
+                                : finite_run(static_cast<const double*>(p) + lo, hi - lo);
+        if (!fin) finite.store(false, std::memory_order_relaxed);
+    }, PIECES_PER_THREAD);
+    return finite.load();
 }
 
 // Add a chunk of inverse-transformed blocks into the output. Y (G, C, L, W): block c of
@@ -442,7 +524,11 @@ void register_fft_glue(py::module_& m) {
           "dst = src in its leading corner (converted), zeros elsewhere");
     m.def("oa_fill", &oa_fill, py::arg("dst"), py::arg("src"), py::arg("k0"), py::arg("B"),
           py::arg("threads"),
-          "overlap-add block fill: dst (G, C, L, W) from src (G, n, W') blocks k0.. of B rows");
+          "overlap-add block fill: dst (G, C, L, W) from src (G, n, W') blocks k0.. of B rows; "
+          "returns whether the values copied were all finite");
+    m.def("all_finite", &all_finite, py::arg("array"), py::arg("threads"),
+          "whether a C-contiguous float32/float64/complex64/complex128 array holds no NaN or "
+          "inf (one pass, no BLAS)");
     m.def("oa_add", &oa_add, py::arg("out"), py::arg("Y"), py::arg("carry"), py::arg("used"),
           py::arg("k0"), py::arg("B"), py::arg("s"), py::arg("w0"), py::arg("last"),
           py::arg("threads"), py::arg("carry_in") = true,

@@ -360,3 +360,99 @@ def test_oa_chunks_side_by_side_equal_one_worker(dt, mode, monkeypatch):
         scale = max(1.0, float(np.abs(want).max()))
         np.testing.assert_allclose(two, want, atol=_tol(dt) * scale, rtol=0)
     assert len(side) >= 3       # (a float32 case may plan a single block, or double precision)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_all_finite_native_against_isfinite(dt, threads):
+    """The compiled finiteness check (no BLAS) against numpy.isfinite: NaN, +-inf in any
+    position (first, last, inside a vector, past the vector loop, an imaginary part),
+    the largest finite value, empty and tiny arrays."""
+    k = _native.kernels()
+    rng = np.random.default_rng(21)
+    for n in (0, 1, 15, 16, 17, 100_003, 70_000):
+        a = rng.standard_normal(n).astype(dt) if np.dtype(dt).kind == "f" else _rand(rng, n, dt)
+        assert k.all_finite(a, threads) is True
+        if n == 0:
+            continue
+        real = np.dtype(dt).char.lower()
+        top = a.copy()
+        top[n // 2] = np.finfo(real).max
+        assert k.all_finite(top, threads) is bool(np.isfinite(top).all())
+        for bad in (np.nan, np.inf, -np.inf):
+            for pos in {0, n - 1, n // 2, min(n - 1, 16)}:
+                b = a.copy()
+                b[pos] = bad
+                assert k.all_finite(b, threads) is False
+                if np.dtype(dt).kind == "c":
+                    b = a.copy()
+                    b[pos] = complex(1.0, bad)
+                    assert k.all_finite(b, threads) is False
+    with pytest.raises(ValueError, match="C-contiguous"):
+        k.all_finite(np.ones((4, 4), dt)[:, ::2], 1)
+    with pytest.raises(ValueError, match="dtype"):
+        k.all_finite(np.ones(4, np.int32), 1)
+
+
+def test_all_finite_engine_native_equals_twin():
+    """sigconv.engine._direct.all_finite with the core and with its NumPy twin agree."""
+    from sigconv.engine._direct import all_finite
+    rng = np.random.default_rng(22)
+    cases = [rng.standard_normal((50, 40)), rng.standard_normal(5000).astype(np.float32),
+             _rand(rng, 999, np.complex64), rng.standard_normal((6, 9))[:, ::2],
+             np.arange(10)]
+    for a in cases:
+        for bad in (None, np.nan, np.inf):
+            b = a.copy() if a.dtype.kind in "fc" or bad is None else None
+            if b is None:
+                continue
+            if bad is not None:
+                b.flat[b.size // 3] = bad
+            got = all_finite(b)
+            with _native.use_native(False):
+                assert all_finite(b) is got
+            assert got is bool(np.isfinite(b).all())
+
+
+def test_oa_fill_reports_nonfinite_values():
+    """oa_fill returns whether the values it copied were finite (the engine's overlap-add
+    checks its long operand that way): only the chunk holding the NaN says False."""
+    k = _native.kernels()
+    for dt in (np.float32, np.float64, np.complex128, np.int16):
+        src = np.ones((1, 40, 1), dt)
+        buf = np.empty((1, 2, 8, 1), np.complex128 if dt == np.complex128 else np.float64)
+        assert [k.oa_fill(buf, src, k0, 5, 2) for k0 in range(0, 8, 2)] == [True] * 4
+        if np.dtype(dt).kind in "fc":
+            src[0, 27, 0] = np.inf               # block 5: the chunk of blocks 4 and 5
+            assert [k.oa_fill(buf, src, k0, 5, 2) for k0 in range(0, 8, 2)] == [
+                True, True, False, True]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_oa_nonfinite_found_by_the_fill(workers, monkeypatch):
+    """A NaN in the long operand, found by the block fill (sequential chunks and chunks
+    side by side): auto goes direct and keeps the NaN local, as with the NumPy twin;
+    forced overlap-add warns and spreads it over its block."""
+    monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)
+    x = np.ones(300_000)
+    x[250_000] = np.nan                  # in a late chunk
+    h = np.ones(301)
+    assert sigconv.explain(x, h, workers=workers).method == "oa"
+    out = sigconv.convolve(x, h, workers=workers)
+    bad = np.flatnonzero(~np.isfinite(out))
+    assert bad.min() == 250_000 and bad.max() == 250_300
+    with _native.use_native(False):
+        np.testing.assert_array_equal(out, sigconv.convolve(x, h, workers=workers))
+    with pytest.warns(RuntimeWarning, match="overlap-add spreads"):
+        spread = sigconv.oaconvolve(x, h, workers=workers)
+    assert np.isnan(spread[250_000]) and np.isfinite(spread[:200_000]).all()
+    # a NaN in the kernel is found before any block is filled
+    h2 = h.copy()
+    h2[5] = np.nan
+    out2 = sigconv.convolve(x[:200_000], h2, workers=workers)
+    with _native.use_native(False):
+        twin = sigconv.convolve(x[:200_000], h2, workers=workers)
+    np.testing.assert_array_equal(out2, twin)
+    # direct: the NaN tap reaches outputs 5 .. n + 4 only
+    assert np.isfinite(out2[:5]).all() and np.isnan(out2[5:200_005]).all()
+    assert np.isfinite(out2[200_005:]).all()
