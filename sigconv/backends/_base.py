@@ -30,8 +30,13 @@ THREAD_MIN_POINTS = 1 << 20
 # buffer, small enough that fill, transform, product, inverse and accumulation find the
 # chunk still in the caches (session 6, with the compiled glue: 1 MB against 8 MB,
 # float64 1e6 x 301 60 against 80 ms, float32 17 against 32 ms, 1e7 x 301 278 against
-# 412 ms, load average 6; the transforms of a chunk then run on one thread).
-OA_CHUNK_BYTES = 1 << 20
+# 412 ms, load average 6; the transforms of a chunk then run on one thread). Session 13,
+# with chunks side by side on two threads (each thread its own four buffers), 512 KB
+# against 1 MB, planner included, medians: float64 1e6 x 301 2.3 against 3.7 ms, 1e6 x
+# 3001 3.4 against 4.5 ms, 1e7 x 301 27.5 against 36.7 ms, float32 1e7 x 301 22.1
+# against 26.5 ms; 1e5 x 3001 float32 0.70 against 0.62 ms (the one cell that lost more
+# than noise).
+OA_CHUNK_BYTES = 1 << 19
 
 
 def oa_chunk_blocks(blocks: int, block_bytes: int) -> int:
