@@ -771,13 +771,20 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
 
 def _oa_native_layout(p: Problem, x: np.ndarray, h: np.ndarray, axis: int, sx: tuple,
                       sh: tuple, so: tuple) -> tuple | None:
-    """(G, W, Ws, w0, Wo) of the compiled overlap-add, or None where its loops do not
-    apply: x seen as (G, n, Ws) lines, the chunk buffer as (G, C, L, W), the output as
-    (G, E, Wo) taking columns w0 .. w0 + Wo. Needs at most one axis after the cut one
-    longer than 1, one kernel for all G lines, and no crop of the leading axes."""
+    """(G, W, Ws, w0, Wo, per_line) of the compiled overlap-add, or None where its loops
+    do not apply: x seen as (G, n, Ws) lines, the chunk buffer as (G, C, L, W), the
+    output as (G, E, Wo) taking columns w0 .. w0 + Wo. Needs at most one axis after the
+    cut one longer than 1, one kernel for all G lines or one per line (``per_line``: h's
+    leading axes are x's, as a stereo impulse response for a stereo signal), and no crop
+    of the leading axes."""
     rest_buf = sx[axis + 2:]
-    if sum(d > 1 for d in rest_buf) > 1 or so != sx or math.prod(sh[:axis]) != 1:
+    if sum(d > 1 for d in rest_buf) > 1 or so != sx:
         return None
+    per_line = math.prod(sh[:axis]) != 1
+    if per_line and (tuple(h.shape[:axis]) != tuple(x.shape[:axis])
+                     or any(a in p.axes for a in range(axis))
+                     or sh[axis + 2:] != sx[axis + 2:]):
+        return None             # (leading axes transformed too: not lines)
     if x.dtype.char not in _NATIVE_SRC or not x.dtype.isnative or sx[axis + 2:] != so[axis + 2:]:
         return None
     for a in range(axis):
@@ -790,7 +797,21 @@ def _oa_native_layout(p: Problem, x: np.ndarray, h: np.ndarray, axis: int, sx: t
     Wo = math.prod(p.stop[a] - p.start[a] for a in range(axis + 1, x.ndim))
     if w0 + Wo > W:
         return None
-    return G, W, Ws, w0, Wo
+    return G, W, Ws, w0, Wo, per_line
+
+
+def _product(k, out: np.ndarray, X: np.ndarray, H: np.ndarray, scale: float, G: int,
+             per_line: bool, threads: int) -> None:
+    """out = X H scale for a chunk: X and out the G lines' spectra (each C blocks), H the
+    kernel's, for all lines or (``per_line``) one per line."""
+    if not per_line:
+        k.cmul_scaled_to(out, X, H, scale, threads)
+        return
+    hh = H.reshape(G, 1, -1)
+    F = hh.shape[2]
+    o, x = out.reshape(G, -1, F), X.reshape(G, -1, F)
+    for g in range(G):
+        k.cmul_scaled_to(o[g], x[g], hh[g], scale, threads)
 
 
 # Overlap-add runs its chunks side by side (one thread each, one-thread plans) from this many
@@ -815,7 +836,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
 
     ``check_finite``: raise :class:`NonFiniteInput` as soon as a block fill finds NaN or
     inf in ``x`` (the fill checks what it copies)."""
-    G, W, Ws, w0, Wo = layout
+    G, W, Ws, w0, Wo, per_line = layout
     n = x.shape[axis]
     x3 = np.ascontiguousarray(x).reshape(G, n, Ws)
     ydt = fx.input.dtype                 # the inverse gives back the forward's input type
@@ -833,7 +854,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
         # against 60 ms with the pages mapped first on one thread by _native.empty)
         out = np.empty((G, e - s, Wo), odt)
         if not _oa_side_by_side(k, x3, out, H, backend, keys, G, W, w0, Wo, B, L, nb, C,
-                                s, e, scale, threads, check_finite):
+                                s, e, scale, threads, check_finite, per_line):
             raise NonFiniteInput
         return out.reshape(p.out_shape)
     out = _native.empty((G, e - s, Wo), odt)
@@ -846,14 +867,14 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
         if not k.oa_fill(xin, x3, k0, B, tx) and check_finite:
             raise NonFiniteInput
         X = fx.execute()
-        k.cmul_scaled_to(inv.input, X, H, scale, tp)
+        _product(k, inv.input, X, H, scale, G, per_line, tp)
         Y = inv.execute()
         k.oa_add(out, Y.reshape(G, C, L, W), carry, c, k0, B, s, w0, k0 + c == nb, tx)
     return out.reshape(p.out_shape)
 
 
 def _oa_side_by_side(k, x3, out, H, backend, keys, G, W, w0, Wo, B, L, nb, C, s, e, scale,
-                     threads, check_finite: bool = False) -> bool:
+                     threads, check_finite: bool = False, per_line: bool = False) -> bool:
     """The chunks of :func:`_oa_native` on ``threads`` threads (see there). With
     ``check_finite``, the threads take no more chunks after a block fill finds NaN or
     inf in ``x3``, and False is returned (``out`` is then incomplete); else True."""
@@ -873,7 +894,7 @@ def _oa_side_by_side(k, x3, out, H, backend, keys, G, W, w0, Wo, B, L, nb, C, s,
                 bad.append(k0)
                 return
             X = fx.execute()
-            k.cmul_scaled_to(inv.input, X, H, scale, 1)
+            _product(k, inv.input, X, H, scale, G, per_line, 1)
             Y = inv.execute()
             k.oa_add(out, Y.reshape(G, C, L, W), carries[k0 // C], c, k0, B, s, w0,
                      k0 + c == nb, 1, carry_in=False)
