@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-import sigconv.nn as nn
+from sigconv import nn
 
 
 def timeit_many(fns: dict, reps: int = 7, budget: float = 20.0) -> dict:

@@ -547,11 +547,6 @@ def _add_product(region: np.ndarray, xs: np.ndarray, tap) -> None:
         np.add(part, t, out=part)
 
 
-# all_finite runs the compiled check on two threads from this many elements on (a memory
-# pass: 1e7 float64, 2.5 ms on one thread, 1.9 ms on two)
-FINITE_THREAD_MIN = 1 << 22
-
-
 def all_finite(a: np.ndarray) -> bool:
     """No inf or NaN in ``a``, by one pass: the compiled check where it applies, else
     the sum of squares, which is then finite (a false alarm for values beyond 1e154
@@ -564,8 +559,7 @@ def all_finite(a: np.ndarray) -> bool:
     if a.dtype.char in "fdFD" and a.flags.c_contiguous:
         k = _native.kernels()
         if k is not None and a.dtype.isnative:
-            return bool(k.all_finite(a, 2 if a.size >= FINITE_THREAD_MIN
-                                     and default_workers() > 1 else 1))
+            return bool(k.all_finite(a, _native.native_threads(a.size, default_workers())))
         # BLAS: 3x faster than sum, and it sets no NumPy error flags (no errstate needed,
         # a few microseconds per call)
         flat = a.reshape(-1)

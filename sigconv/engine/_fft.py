@@ -33,6 +33,7 @@ from ..backends._base import oa_chunk_blocks, real_of
 from ..backends._cache import PLANS
 from . import _native
 from ._direct import all_finite
+from ._native import native_threads
 from ._validate import Problem, fft_dtype
 
 # Single-precision problems whose transforms hold at most this many points are
@@ -47,16 +48,6 @@ SMALL_DOUBLE_POINTS = 1 << 14
 FRESH_MIN = 1 << 15
 
 
-# A native pass over fewer than this many elements per thread runs on one thread. The
-# passes are bound by memory, which a second thread barely speeds up, and starting one
-# costs 0.1-0.6 ms on this shared 2-core VM under load (measured: 65536 complex products
-# 66 us on one thread, 175 us on two; an overlap-add fill of 1 MB 0.7 ms on two).
-NATIVE_THREAD_MIN = 1 << 21
-
-
-def native_threads(elements: int, workers: int) -> int:
-    """Threads for a native pass over ``elements`` elements, at most ``workers``."""
-    return max(1, min(int(workers), elements // NATIVE_THREAD_MIN))
 
 
 def multiply_spectra(x: np.ndarray, h: np.ndarray, *, scale: float = 1.0,

@@ -369,12 +369,10 @@ bool all_finite(py::array a, int threads) {
     const char* fn = "all_finite";
     require(c_contiguous(a), fn, "array must be C-contiguous");
     const py::dtype dt = a.dtype();
-    require(native_order(dt) && (dt.kind() == 'f' || dt.kind() == 'c') &&
-                (dt.itemsize() == 4 || dt.itemsize() == 8 || dt.itemsize() == 16) &&
-                !(dt.kind() == 'f' && dt.itemsize() == 16) && !(dt.kind() == 'c' && dt.itemsize() == 4),
-            fn, "dtype must be float32, float64, complex64 or complex128");
+    const bool single = is_type<float>(dt) || is_type<c64>(dt);
+    require(single || is_type<double>(dt) || is_type<c128>(dt), fn,
+            "dtype must be float32, float64, complex64 or complex128");
     // as real numbers: a complex array is twice as many of its parts
-    const bool single = dt.itemsize() == 4 || (dt.kind() == 'c' && dt.itemsize() == 8);
     const std::ptrdiff_t n = a.size() * (dt.kind() == 'c' ? 2 : 1);
     const void* p = a.data();
     std::atomic<bool> finite{true};

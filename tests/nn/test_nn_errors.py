@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import sigconv.nn as nn
+from sigconv import nn
 from sigconv import InputError, InputTypeError
 
 X = np.ones((2, 4, 6, 6))

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from nn_oracle import conv_naive
 from test_nn_oracle import problems
 
-import sigconv.nn as nn
+from sigconv import nn
 from sigconv.nn import _args, _direct, _pad
 
 BACKWARD = {1: nn.conv1d_backward, 2: nn.conv2d_backward, 3: nn.conv3d_backward}

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nn_oracle import conv_naive
 
-import sigconv.nn as nn
+from sigconv import nn
 from sigconv.engine import _native
 from sigconv.nn import _args, _direct, _pad
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-import sigconv.nn as nn
+from sigconv import nn
 
 
 def test_small_dense_kernels_go_direct_through_blas():

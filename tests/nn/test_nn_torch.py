@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-import sigconv.nn as nn
+from sigconv import nn
 
 torch = pytest.importorskip("torch")
 # PyTorch notes that 'same' with an even kernel pads a copy of the input: not our concern
