@@ -6,7 +6,8 @@ plan and every later one to scipy.fft (``pyfftw_error`` says why).
 
 ``get_backend(None)`` returns the default backend; ``get_backend("scipy")`` or
 ``get_backend("pyfftw")`` a named one. ``set_default_backend`` changes the default
-for the process, ``clear_plan_cache`` drops every cached plan and buffer.
+for the process, ``clear_plan_cache`` drops every cached plan and buffer (and the freed
+output memory kept for reuse).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from .._errors import InputError
 from ._base import PlanKey, default_workers
-from ._cache import PLANS
+from ._cache import BLOCKS, PLANS
 from ._scipy import ScipyBackend
 
 __all__ = ["PlanKey", "available_backends", "clear_plan_cache", "default_workers",
@@ -103,8 +104,10 @@ def pyfftw_error() -> str | None:
 
 
 def clear_plan_cache() -> None:
-    """Drop every cached FFT plan and work buffer."""
+    """Drop every cached FFT plan and work buffer, and the freed output blocks kept for
+    reuse (:data:`sigconv.backends._cache.BLOCKS`)."""
     PLANS.clear()
+    BLOCKS.clear()
 
 
 def plan_cache_stats() -> dict[str, int]:

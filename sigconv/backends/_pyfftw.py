@@ -16,8 +16,8 @@ import threading
 
 import numpy as np
 
-from ._base import THREAD_MIN_POINTS, PlanKey, aligned_empty, buffer_shapes, complex_of
-from ._cache import PLANS
+from ._base import THREAD_MIN_POINTS, PlanKey, buffer_shapes, complex_of
+from ._cache import PLANS, fresh_array
 
 _FFTW_DTYPES = {np.dtype(np.float32), np.dtype(np.float64),
                 np.dtype(np.complex64), np.dtype(np.complex128)}
@@ -122,7 +122,7 @@ class _FFTWPlan:
     def execute_fresh(self) -> np.ndarray:
         """The transform written straight into a new array the caller may keep (saves
         copying it out of the plan's own buffer)."""
-        out = aligned_empty(self.output.shape, self.output.dtype)
+        out = fresh_array(self.output.shape, self.output.dtype)
         self._fftw.update_arrays(self.input, out)
         self._redirected = True
         self._fftw.execute()

@@ -39,6 +39,7 @@ import math
 import numpy as np
 
 from ..backends import default_workers
+from ..backends._cache import fresh_array
 from . import _exact, _native
 from ._validate import Problem
 
@@ -144,10 +145,10 @@ def _native_direct(k, p: Problem, workers: int) -> np.ndarray:
     x2 = np.ascontiguousarray(x, dtype=work).reshape(gx, n)
     h2 = np.ascontiguousarray(h, dtype=work).reshape(gh, m)
     s, e = p.start[a], p.stop[a]
-    # np.empty, not _native.empty: pages mapped up front cost the loop more than the faults
-    # its threads share (1e6 x 3 float64 on two threads: 0.18 against 0.37 ms; 1e7 x 3:
-    # 9.6 against 11.8 ms)
-    out = np.empty((g, e - s), work)
+    # not _native.empty: pages mapped up front cost the loop more than the faults its
+    # threads share (1e6 x 3 float64 on two threads: 0.18 against 0.37 ms; 1e7 x 3: 9.6
+    # against 11.8 ms); a large output reuses a freed block when one is kept
+    out = fresh_array((g, e - s), work)
     threads = max(1, min(workers, out.size * m // NATIVE_THREAD_MACS))
     k.direct_conv(out, x2, h2, s, threads)
     return out.reshape(p.out_shape)

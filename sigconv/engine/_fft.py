@@ -30,7 +30,7 @@ import numpy as np
 from .._errors import InputError, InputTypeError
 from ..backends import PlanKey, default_workers
 from ..backends._base import oa_chunk_blocks, real_of
-from ..backends._cache import PLANS
+from ..backends._cache import PLANS, fresh_array
 from . import _native
 from ._direct import all_finite
 from ._native import native_threads
@@ -841,9 +841,10 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
     threads = min(int(workers), nchunks)
     if threads > 1 and odt == ydt and getattr(backend, "build", None) is not None \
             and G * nb * L * W >= OA_PARALLEL_MIN_POINTS:
-        # np.empty: the threads share the page faults (1e7 x 301 float64: 54 ms in all,
-        # against 60 ms with the pages mapped first on one thread by _native.empty)
-        out = np.empty((G, e - s, Wo), odt)
+        # not populated: the threads share the page faults of new memory (1e7 x 301
+        # float64: 54 ms in all, against 60 ms with the pages mapped first on one thread by
+        # _native.empty); a large output reuses a freed block when one is kept
+        out = fresh_array((G, e - s, Wo), odt)
         if not _oa_side_by_side(k, x3, out, H, backend, keys, G, W, w0, Wo, B, L, nb, C,
                                 s, e, scale, threads, check_finite, per_line):
             raise NonFiniteInput

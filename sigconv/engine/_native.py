@@ -9,6 +9,7 @@ twin beside its caller, and the tests compare the two.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import warnings
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from ..backends._cache import fresh_array
 
 BORDER_CODES = {"reflect": 0, "nearest": 1, "wrap": 2, "constant": 3, "mirror": 4}
 
@@ -66,15 +69,13 @@ POPULATE_MIN_BYTES = 1 << 20
 
 
 def empty(shape, dtype) -> np.ndarray:
-    """``np.empty(shape, dtype)`` with its pages mapped now, for an output that threads of the
-    compiled core fill: faulting 25 MB of fresh pages from two writing threads cost 25 ms
-    more than mapping them first (see ``populate`` in src/native/memory.cpp)."""
-    out = np.empty(shape, dtype)
-    if out.nbytes >= POPULATE_MIN_BYTES:
-        populate = getattr(kernels(), "populate", None)   # (absent from an older build)
-        if populate is not None:
-            populate(out)
-    return out
+    """A new output array (``fresh_array``: a freed block reused when it is large) with its
+    pages mapped now, for an output that threads of the compiled core fill: faulting 25 MB
+    of fresh pages from two writing threads cost 25 ms more than mapping them first (see
+    ``populate`` in src/native/memory.cpp)."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    populate = getattr(kernels(), "populate", None) if nbytes >= POPULATE_MIN_BYTES else None
+    return fresh_array(shape, dtype, populate=populate)   # (populate absent from old builds)
 
 
 # A native pass over fewer than this many elements per thread runs on one thread. The
