@@ -21,6 +21,11 @@ compiled threads then share a core with the spinning one. Measured here: a 1024x
 ms alone, and the 2-D grid's regret fell within 1.15 in 78% of the cells (max 3.13). So the
 grids run with OPENBLAS_THREAD_TIMEOUT=4 unless the environment sets it; ``--blas-spin``
 keeps OpenBLAS's default. The README gives scripts the same advice.
+
+Outputs of 32 MB or more reuse the memory of freed outputs (sigconv.backends._cache.BLOCKS),
+as malloc does for smaller blocks; every timed call after the first finds such a block.
+``--no-reuse`` keeps none, so each of those outputs pays its new pages again (the state of
+sessions up to 13). scipy's outputs are malloc's in both cases.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import scipy.signal as ss
 import sigconv
 from sigconv.backends import PlanKey, get_backend
 from sigconv.backends._base import oa_chunk_blocks, real_of
+from sigconv.backends._cache import BLOCKS
 from sigconv.engine import _fft, _native
 from sigconv.engine._fft import compute_dtype
 from sigconv.engine._validate import prepare
@@ -206,7 +212,12 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-1d", action="store_true")
     ap.add_argument("--blas-spin", action="store_true",
                     help="keep OpenBLAS's default spin-wait after each BLAS call")
+    ap.add_argument("--no-reuse", action="store_true",
+                    help="keep no freed output memory for reuse (every output of 32 MB "
+                         "or more in new pages, as before session 14)")
     args = ap.parse_args(argv)
+    if args.no_reuse:
+        BLOCKS.max_blocks = 0
     workers = os.cpu_count() or 1
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"# python {platform.python_version()}, numpy {np.__version__}, scipy "
@@ -220,7 +231,8 @@ def main(argv=None) -> int:
     speedups, regrets, bares, pairs = [], [], [], []
     off_speedups, off_bares = [], []
     print(f"# load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; "
-          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')}")
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')}; "
+          f"freed outputs kept for reuse: {'no' if args.no_reuse else 'yes'}")
     if not args.skip_1d:
         print("\n| dtype | n | m | sigconv | scipy | speedup | method | direct | fft | oa "
               "| regret | bare ratio | bare paired | core off | speedup off | bare off |")

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 from .._dask import is_dask
 from .._errors import InputError, InputTypeError
 from ..backends import default_workers, get_backend, pyfftw_error
+from ..backends._cache import fresh_array
 from . import _exact, _native
 from ._direct import NATIVE_MAX_TAPS, NATIVE_THREAD_MACS, all_finite, direct
 from ._fft import (
@@ -503,7 +504,7 @@ def _small_native(a: np.ndarray, v: np.ndarray, mode: str):
     x = np.ascontiguousarray(x, dtype=work).reshape(1, -1)
     h = np.ascontiguousarray(h, dtype=work).reshape(1, -1)
     threads = max(1, min(default_workers(), (e - s) * min(n, m) // NATIVE_THREAD_MACS))
-    out = np.empty((1, e - s), work)          # (see _direct._native_direct)
+    out = fresh_array((1, e - s), work)       # (see _direct._native_direct)
     k.direct_conv(out, x, h, s, threads)
     return out[0] if work == rdt else out[0].astype(rdt)
 
