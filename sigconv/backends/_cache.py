@@ -15,6 +15,7 @@ output in new memory pays a page fault and the kernel's zeroing for every page.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
@@ -193,6 +194,17 @@ class BlockStore:
 
 
 BLOCKS = BlockStore()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a --jobs worker) starts with new locks: another thread of the parent
+    may have held one at the fork, and would never release it in the child."""
+    PLANS._lock = threading.Lock()
+    BLOCKS._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def fresh_array(shape: tuple[int, ...], dtype, align: int = 64,

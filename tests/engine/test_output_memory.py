@@ -2,7 +2,11 @@
 only when every array and view on it is gone, and is lent again only for a similar size."""
 
 import gc
+import os
+import signal
 import threading
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -55,11 +59,11 @@ def test_sizes_only_within_a_quarter_are_matched():
     store = BlockStore()
     a, _ = store.take((1000,), np.uint8)
     del a
-    small, used = store.take((500,), np.uint8)        # would waste half the block
+    _small, used = store.take((500,), np.uint8)        # would waste half the block
     assert not used
-    big, used = store.take((1300,), np.uint8)         # does not fit
+    _big, used = store.take((1300,), np.uint8)         # does not fit
     assert not used
-    fits, used = store.take((900,), np.uint8)
+    _fits, used = store.take((900,), np.uint8)
     assert used
 
 
@@ -142,3 +146,43 @@ def test_engine_outputs_reuse_freed_memory_safely(method, m, workers):
     del r3
     backends.clear_plan_cache()
     assert BLOCKS.stats()["blocks"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_new_locks():
+    """A lock held by another thread at the fork would never be released in the child."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with BLOCKS._lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads
+            pid = os.fork()
+        if pid == 0:                                  # the child: would block forever
+            try:
+                a, _ = BLOCKS.take((10,), np.float64)
+                BLOCKS.stats()
+                os._exit(0 if a.shape == (10,) else 1)
+            except BaseException:                     # noqa: BLE001
+                os._exit(2)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child blocked on the store's lock")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        t.join()
