@@ -81,8 +81,18 @@ PLANS = PlanCache()
 # 3.6 against 0.8 ms; 24 MB and below: the same time, malloc reusing its own memory);
 # 1e7 x 301 float64 overlap-add 31.2 ms in new output memory, 22.4 ms in reused.
 BLOCK_MIN_BYTES = 32 << 20
-DEFAULT_BLOCK_BYTES = 512 << 20
 DEFAULT_MAX_BLOCKS = 4
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+# At most 512 MB kept, and at most an eighth of the machine's memory.
+DEFAULT_BLOCK_BYTES = min(512 << 20, (_physical_memory() or 4 << 30) // 8)
 
 
 class _Lease:
