@@ -68,6 +68,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"threads: {backends.default_workers()}")
     print(f"native core: {_native_summary()}")
     print(f"BLAS (direct 'band' variant): {_blas_summary()}")
+    kept = backends.kept_output_stats()
+    print(f"freed outputs of {kept['min_bytes'] >> 20} MB or more kept for reuse: up to "
+          f"{kept['max_blocks']} blocks, {kept['max_bytes'] >> 20} MB")
     prof = _profile.profile_path()
     state = "present" if _profile.load_profile() else "absent, built-in constants in use"
     print(f"calibration profile: {prof} ({state})")

@@ -19,11 +19,12 @@ import numpy as np
 
 from .._errors import InputError
 from ._base import PlanKey, default_workers
-from ._cache import BLOCKS, PLANS
+from ._cache import BLOCK_MIN_BYTES, BLOCKS, PLANS
 from ._scipy import ScipyBackend
 
 __all__ = ["PlanKey", "available_backends", "clear_plan_cache", "default_workers",
-           "get_backend", "owned_plan", "plan_cache_stats", "set_default_backend"]
+           "get_backend", "kept_output_stats", "owned_plan", "plan_cache_stats",
+           "set_default_backend"]
 
 _lock = threading.Lock()
 _backends: dict[str, object] = {"scipy": ScipyBackend()}
@@ -112,6 +113,13 @@ def clear_plan_cache() -> None:
 
 def plan_cache_stats() -> dict[str, int]:
     return PLANS.stats()
+
+
+def kept_output_stats() -> dict[str, int]:
+    """The freed output memory kept for reuse: blocks and bytes kept now, their bounds,
+    blocks lent again so far, and ``min_bytes``, the output size from which outputs
+    are lent from it (see :func:`clear_plan_cache` to free it)."""
+    return {**BLOCKS.stats(), "min_bytes": BLOCK_MIN_BYTES}
 
 
 def owned_plan(kind: str, shape: tuple[int, ...], dtype, *, backend=None):

@@ -11,6 +11,7 @@ def test_info(capsys):
     out = capsys.readouterr().out
     assert "backend:" in out and "threads:" in out and "calibration profile:" in out
     assert "BLAS" in out
+    assert "freed outputs of 32 MB or more kept for reuse: up to 4 blocks" in out
 
 
 @pytest.mark.parametrize("ext", [".npy", ".csv", ".txt"])

@@ -144,8 +144,10 @@ def test_engine_outputs_reuse_freed_memory_safely(method, m, workers):
     assert BLOCKS.stats()["reused"] > before
     np.testing.assert_allclose(r3, ref1, rtol=1e-9, atol=1e-9)
     del r3
+    assert backends.kept_output_stats()["blocks"] >= 1
     backends.clear_plan_cache()
     assert BLOCKS.stats()["blocks"] == 0
+    assert backends.kept_output_stats()["min_bytes"] == BLOCK_MIN_BYTES
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
