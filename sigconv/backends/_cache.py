@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ._base import aligned_empty
+
 DEFAULT_MAX_ENTRIES = 64
 DEFAULT_MAX_BYTES = 768 * 2**20
 
@@ -217,21 +219,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def fresh_array(shape: tuple[int, ...], dtype, align: int = 64,
+def fresh_array(shape: tuple[int, ...], dtype, *, align: int | None = None,
                 populate: Callable[[np.ndarray], Any] | None = None) -> np.ndarray:
-    """An uninitialised C-contiguous output array whose data start on an ``align``-byte
-    boundary: from :data:`BLOCKS` when it holds ``BLOCK_MIN_BYTES`` or more (``populate``,
-    if given, is called on it when its memory is new), else a plain allocation."""
+    """An uninitialised C-contiguous output array: from :data:`BLOCKS` when it holds
+    ``BLOCK_MIN_BYTES`` or more (data on an ``align``-byte boundary, 64 by default;
+    ``populate``, if given, is called on it when its memory is new), else ``np.empty``
+    (``aligned_empty`` when ``align`` is given)."""
     dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes >= BLOCK_MIN_BYTES:
-        out, used = BLOCKS.take(shape, dtype, align)
+    if math.prod(shape) * dtype.itemsize >= BLOCK_MIN_BYTES:
+        out, used = BLOCKS.take(shape, dtype, align or 64)
         if populate is not None and not used:
             populate(out)
         return out
-    raw = np.empty(nbytes + align, np.uint8)
-    off = -raw.ctypes.data % align
-    out = raw[off:off + nbytes].view(dtype).reshape(shape)
+    out = np.empty(shape, dtype) if align is None else aligned_empty(shape, dtype, align)
     if populate is not None:
         populate(out)
     return out

@@ -122,7 +122,7 @@ class _FFTWPlan:
     def execute_fresh(self) -> np.ndarray:
         """The transform written straight into a new array the caller may keep (saves
         copying it out of the plan's own buffer)."""
-        out = fresh_array(self.output.shape, self.output.dtype)
+        out = fresh_array(self.output.shape, self.output.dtype, align=64)
         self._fftw.update_arrays(self.input, out)
         self._redirected = True
         self._fftw.execute()

@@ -48,8 +48,6 @@ SMALL_DOUBLE_POINTS = 1 << 14
 FRESH_MIN = 1 << 15
 
 
-
-
 def multiply_spectra(x: np.ndarray, h: np.ndarray, *, scale: float = 1.0,
                      workers: int | None = None) -> np.ndarray:
     """Multiply spectra in place: ``x *= h * scale``, with ``h`` repeated over x's rows.

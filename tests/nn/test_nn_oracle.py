@@ -62,8 +62,8 @@ def problems(draw, nsp=None):
     x = rng.standard_normal((batch, groups * cg) + size)
     w = rng.standard_normal((groups * cog, cg) + kernel)
     b = rng.standard_normal(groups * cog) if draw(st.booleans()) else None
-    opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
-                padding_mode=mode)
+    opts = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+            "padding_mode": mode}
     return nsp, x, w, b, opts
 
 
