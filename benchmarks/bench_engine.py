@@ -123,6 +123,16 @@ def bare_fn(x, h, plan, workers):
     L = plan.block + m - 1
     nb = -(-n // plan.block)
     cdt, cplx = compute_dtype(p, L * nb)
+    k = _native.kernels()
+    block_plans = getattr(b, "block_plans", None)
+    bp = block_plans(L, 1, real_of(cdt)) if (block_plans is not None and k is not None
+                                             and not cplx and x.ndim == 1) else None
+    if bp is not None:
+        # the engine runs the whole overlap-add in the core, one block at a time with FFTW's
+        # one-block plans (sigconv.engine._fft._oa_native): those transforms, nb of each
+        t = workers if nb * L >= _fft.OA_PARALLEL_MIN_POINTS else 1
+        single = real_of(cdt) == np.float32
+        return lambda: k.oa_fftw_transforms(bp.addresses, L, 1, nb, single, t)
     C = oa_chunk_blocks(nb, L * cdt.itemsize)
     dt = real_of(cdt).str
     fh = b.plan(PlanKey("r2c", (1, L), dt, (1,), workers, "oh"))

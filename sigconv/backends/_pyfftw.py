@@ -9,6 +9,7 @@ the wisdom is planned with FFTW_WISDOM_ONLY, never measured on a user's call.
 from __future__ import annotations
 
 import bisect
+import ctypes
 import json
 import math
 import os
@@ -25,17 +26,30 @@ _wisdom_lock = threading.Lock()
 _wisdom_state = {"loaded": None}
 
 
+_init_lock = threading.Lock()
+_init_state: dict = {"module": None}
+
+
 def _fftw():
-    """The ``pyfftw`` module, imported on first use, with the saved wisdom loaded.
+    """The ``pyfftw`` module, imported on first use, FFTW's planner made thread-safe and the
+    saved wisdom loaded, once, under a lock (threads that plan their first transforms at
+    the same time all wait for it).
 
     Importing pyfftw pulls in scipy.fftpack and more: 0.3-0.6 s here, which the image
     filters that plan no transform (blur, box, edges) would pay on every command line.
     """
-    pyfftw = _import_pyfftw()
-    if _wisdom_state["loaded"] is None:
-        from .._profile import wisdom_path
-        load_wisdom(wisdom_path(), pyfftw)
-    return pyfftw
+    module = _init_state["module"]
+    if module is not None:
+        return module
+    with _init_lock:
+        if _init_state["module"] is None:
+            pyfftw = _import_pyfftw()
+            _thread_safe_planner()
+            if _wisdom_state["loaded"] is None:
+                from .._profile import wisdom_path
+                load_wisdom(wisdom_path(), pyfftw)
+            _init_state["module"] = pyfftw
+    return _init_state["module"]
 
 
 def _import_pyfftw():
@@ -171,6 +185,167 @@ class PyFFTWBackend:
 
     def describe(self) -> str:
         return f"pyFFTW {_fftw().__version__} (FFTW)"
+
+    def block_plans(self, length: int, lines: int, dtype) -> BlockPlans | None:
+        """FFTW's one-block plans for compiled loops that run the transforms themselves:
+        the r2c transform of ``lines`` interleaved real lines of ``length`` points (stride
+        ``lines``) and its c2r inverse, cached; None where FFTW's functions cannot be
+        reached (see :func:`_raw_fftw`)."""
+        dt = np.dtype(dtype)
+        if dt not in (np.dtype(np.float32), np.dtype(np.float64)) or _raw_fftw(dt) is None:
+            return None
+        key = ("pyfftw-block", int(length), int(lines), dt.str)
+        return PLANS.get(key, lambda: (BlockPlans(_raw_fftw(dt), int(length), int(lines), dt),
+                                       4096))
+
+
+# ---- FFTW's own functions, for the compiled core's block loops ---------------------------
+# The compiled overlap-add (sigconv.engine._core.oa_fftw) runs a whole convolution without
+# the GIL, so it calls FFTW itself: FFTW's new-array execute functions on plans made here,
+# in the FFTW library pyFFTW loaded (resolved through pyFFTW's extension module, whose
+# dependencies those libraries are). FFTW's planner is made thread-safe at pyfftw's import
+# (_thread_safe_planner): pyFFTW plans without the GIL under a lock of its own, the plans
+# here are made with the GIL held, one thread each.
+
+_FFTW_MEASURE, _FFTW_DESTROY_INPUT = 0, 1
+_FFTW_ESTIMATE, _FFTW_WISDOM_ONLY = 1 << 6, 1 << 21
+_raw_lock = threading.Lock()
+_raw_state: dict = {}
+
+
+class _RawFFTW:
+    """FFTW's functions of one precision (prefix ``fftw`` or ``fftwf``), found through the
+    ctypes handle ``lib`` of pyFFTW's extension module."""
+
+    def __init__(self, lib, prefix: str) -> None:
+        vp, ip, i = ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int
+
+        def fn(name, restype, *argtypes):
+            f = getattr(lib, f"{prefix}_{name}")
+            f.restype = restype
+            f.argtypes = list(argtypes)
+            return f
+        many = (i, ip, i, vp, ip, i, i, vp, ip, i, i, ctypes.c_uint)
+        self.plan_r2c = fn("plan_many_dft_r2c", vp, *many)
+        self.plan_c2r = fn("plan_many_dft_c2r", vp, *many)
+        self.destroy_address = ctypes.cast(getattr(lib, f"{prefix}_destroy_plan"), vp).value
+        self.nthreads = fn("plan_with_nthreads", None, i)
+        self.execute_r2c = ctypes.cast(getattr(lib, f"{prefix}_execute_dft_r2c"), vp).value
+        self.execute_c2r = ctypes.cast(getattr(lib, f"{prefix}_execute_dft_c2r"), vp).value
+
+
+def _pyfftw_library():
+    """A ctypes handle on pyFFTW's extension module (loaded already, not loaded again), through
+    which FFTW's functions resolve in the libraries pyFFTW itself uses; None where that does
+    not work (Windows, or a pyFFTW without a shared-library extension)."""
+    if "handle" not in _raw_state:
+        import sys
+        try:
+            path = sys.modules["pyfftw.pyfftw"].__file__
+            mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LOCAL", 0)
+            # PyDLL: calls keep the GIL (planning here is serialised with pyFFTW's own
+            # plan-thread setting, which also runs with the GIL)
+            _raw_state["handle"] = ctypes.PyDLL(path, mode=mode)
+        except (OSError, KeyError, TypeError, AttributeError) as exc:
+            _raw_state["handle"] = None
+            _raw_state["error"] = f"{type(exc).__name__}: {exc}"
+    return _raw_state["handle"]
+
+
+# FFTW's planner is not thread-safe, and the OpenMP build of FFTW in pyFFTW's wheels makes
+# fftw_make_planner_thread_safe a no-op. The compiled core has a planner mutex and two hook
+# functions for it (sigconv.engine._native hands their addresses over with
+# register_planner_hooks when it loads the core); they are installed in each precision at
+# pyfftw's import, before any plan, so that every plan made in the process holds the mutex.
+_hooks: dict = {}
+
+
+def register_planner_hooks(lock: int, unlock: int, destroy_locked) -> None:
+    """Addresses of the core's planner hook functions, and its ``destroy_locked(destroy
+    address, plans)``; called by the engine when the core loads, before any plan."""
+    _hooks.update(lock=lock, unlock=unlock, destroy_locked=destroy_locked)
+
+
+def _thread_safe_planner() -> None:
+    """Install the planner hooks (double, single, long double) right after pyfftw's import.
+    Without them (no core, or no handle on FFTW's functions) pyFFTW's own planning lock is
+    all there is, and the core's block loop is not used (``_raw_state["safe"]``)."""
+    lib = _pyfftw_library()
+    safe = set()
+    if lib is not None and _hooks:
+        for prefix in ("fftw", "fftwf", "fftwl"):
+            try:
+                fn = getattr(lib, f"{prefix}_set_planner_hooks")
+            except AttributeError:
+                continue
+            fn.restype, fn.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p]
+            fn(_hooks["lock"], _hooks["unlock"])
+            safe.add(prefix)
+        if not {"fftw", "fftwf"} <= safe:
+            _raw_state["error"] = "FFTW has no planner hooks (3.3.5 or later needed)"
+    elif lib is not None:
+        _raw_state["error"] = "the compiled core is not loaded"
+    _raw_state["safe"] = safe
+
+
+def _raw_fftw(dtype: np.dtype) -> _RawFFTW | None:
+    """FFTW's functions for float32 or float64 transforms, or None where they cannot be
+    reached (see :func:`_pyfftw_library` and :func:`_thread_safe_planner`); the reason is
+    kept in ``_raw_state["error"]``."""
+    prefix = "fftwf" if dtype == np.dtype(np.float32) else "fftw"
+    _fftw()
+    with _raw_lock:
+        if prefix not in _raw_state:
+            lib = _pyfftw_library()
+            _raw_state[prefix] = None
+            if lib is not None and prefix in _raw_state.get("safe", ()):
+                try:
+                    _raw_state[prefix] = _RawFFTW(lib, prefix)
+                except AttributeError as exc:
+                    _raw_state["error"] = f"{type(exc).__name__}: {exc}"
+        return _raw_state[prefix]
+
+
+class BlockPlans:
+    """FFTW's r2c plan of one block (``length`` points of ``lines`` interleaved real lines)
+    and its c2r inverse, both out of place on 64-byte aligned buffers; destroyed with the
+    object. ``addresses``: (forward, inverse, execute_r2c, execute_c2r) for the compiled
+    core. ``from_wisdom``: both measured plans from saved wisdom (else estimated)."""
+
+    __slots__ = ("_raw", "addresses", "forward", "from_wisdom", "inverse", "length", "lines")
+
+    def __init__(self, raw: _RawFFTW, length: int, lines: int, real: np.dtype) -> None:
+        self._raw, self.length, self.lines = raw, length, lines
+        self.forward = self.inverse = None
+        pyfftw = _fftw()
+        F = length // 2 + 1
+        buf = pyfftw.empty_aligned(length * lines, real, n=64)
+        spec = pyfftw.empty_aligned(F * lines, np.result_type(real, np.complex64), n=64)
+        n = (ctypes.c_int * 1)(length)
+        args_f = (1, n, lines, buf.ctypes.data, None, lines, 1, spec.ctypes.data, None, lines, 1)
+        args_i = (1, n, lines, spec.ctypes.data, None, lines, 1, buf.ctypes.data, None, lines, 1)
+        self.from_wisdom = True
+        # (the GIL stays held through each planner call: pyFFTW destroys plans with it)
+        for flags in (_FFTW_MEASURE | _FFTW_WISDOM_ONLY | _FFTW_DESTROY_INPUT,
+                      _FFTW_ESTIMATE | _FFTW_DESTROY_INPUT):
+            raw.nthreads(1)
+            if not self.forward:
+                self.forward = raw.plan_r2c(*args_f, flags)
+            if not self.inverse:
+                self.inverse = raw.plan_c2r(*args_i, flags)
+            if self.forward and self.inverse:
+                break
+            self.from_wisdom = False
+        if not (self.forward and self.inverse):
+            raise RuntimeError(f"FFTW could not plan {length}-point blocks of {lines} lines")
+        self.addresses = (self.forward, self.inverse, raw.execute_r2c, raw.execute_c2r)
+
+    def __del__(self) -> None:
+        try:
+            _hooks["destroy_locked"](self._raw.destroy_address,
+                                     (self.forward or 0, self.inverse or 0))
+        except Exception:  # noqa: BLE001, S110 - interpreter shutting down
+            pass
 
 
 def load_wisdom(path: str, pyfftw=None) -> bool:

@@ -672,7 +672,8 @@ def oaconv(p: Problem, backend, workers: int, axis: int, block: int,
             # (H may be fh's own output buffer: nothing executes fh again in this call,
             # and the plans are this thread's own)
             return _oa_native(k, p, x, H, fx, inv, native, axis, B, L, nb, C, scale,
-                              workers, backend, recipe.keys, check_finite)
+                              workers, backend, recipe.keys, check_finite,
+                              blocks=OA_FFTW_BLOCKS and len(fft_axes) == 1 and not cplx)
     if check_finite and not all_finite(x):
         raise NonFiniteInput
 
@@ -803,6 +804,10 @@ def _product(k, out: np.ndarray, X: np.ndarray, H: np.ndarray, scale: float, G: 
         k.cmul_scaled_to(o[g], x[g], hh[g], scale, threads)
 
 
+# Real overlap-add along one axis runs as one call into the core, block by block, where the
+# backend gives FFTW's one-block plans (pyFFTW); False keeps the chunked loop below (tests).
+OA_FFTW_BLOCKS = True
+
 # Overlap-add runs its chunks side by side (one thread each, one-thread plans) from this many
 # transformed points on: with the transforms threaded inside each chunk instead, two workers
 # gained 0-8% over one (1e7 x 301 float64, 2560-point blocks: 54.0 against 57.0 ms).
@@ -811,8 +816,14 @@ OA_PARALLEL_MIN_POINTS = 1 << 17
 
 def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tuple,
                axis: int, B: int, L: int, nb: int, C: int, scale: float,
-               workers: int, backend, keys: tuple, check_finite: bool = False) -> np.ndarray:
-    """Overlap-add with the compiled core: per chunk of C blocks, one pass fills the
+               workers: int, backend, keys: tuple, check_finite: bool = False,
+               blocks: bool = False) -> np.ndarray:
+    """Overlap-add with the compiled core.
+
+    With FFTW's own functions at hand (``blocks``: real transforms along the one axis, and
+    ``backend.block_plans`` gives one-block plans), the whole convolution is one call into the
+    core, block by block on buffers that stay in cache (:func:`_oa_blocks`). Otherwise, per
+    chunk of C blocks, one pass fills the
     blocks (copy, cast, zero padding), one pass forms the spectral product with the scale,
     and one pass adds each block's head and the previous block's tail straight into the
     kept window of the output; only the transforms run between them.
@@ -835,6 +846,17 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
     odt = rdt if rdt.kind in "fc" and rdt.itemsize < ydt.itemsize \
         and rdt.kind == ydt.kind else ydt
     s, e = p.start[axis], p.stop[axis]
+    block_plans = getattr(backend, "block_plans", None) \
+        if blocks and odt.kind == "f" and odt.itemsize >= 4 else None
+    bp = block_plans(L, W, ydt) if block_plans is not None else None
+    if bp is not None:
+        threads = int(workers) if G * nb * L * W >= OA_PARALLEL_MIN_POINTS else 1
+        out = fresh_array((G, e - s, Wo), odt)
+        Hb = np.ascontiguousarray(H).reshape(G if per_line else 1, L // 2 + 1, W)
+        if not k.oa_fftw(out, x3, Hb, L, B, s, w0, per_line, scale, bp.addresses, threads,
+                         check_finite):
+            raise NonFiniteInput
+        return out.reshape(p.out_shape)
     nchunks = -(-nb // C)
     threads = min(int(workers), nchunks)
     if threads > 1 and odt == ydt and getattr(backend, "build", None) is not None \

@@ -29,6 +29,10 @@ try:
 except ImportError as exc:  # a source tree that was not built, or a broken build
     _error = f"{type(exc).__name__}: {exc}"
 
+if _core is not None:      # FFTW's planner lock lives in the core (see backends._pyfftw)
+    from ..backends._pyfftw import register_planner_hooks
+    register_planner_hooks(*_core.fftw_planner_hooks(), _core.fftw_destroy_locked)
+
 _local = threading.local()
 _env_off = os.environ.get("SIGCONV_NATIVE", "1").strip().lower() in ("0", "off", "no", "false")
 _warned = False

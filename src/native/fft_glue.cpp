@@ -7,10 +7,18 @@
 // gives the same result for any thread count (every element is computed the same way by
 // exactly one piece of work).
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <complex>
 #include <cstring>
 #include <stdexcept>
+#include <mutex>
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common.hpp"
 
@@ -500,6 +508,249 @@ void oa_add(py::array out, py::array Y, py::array carry, std::ptrdiff_t used,
                                std::string(py::str(yd)));
 }
 
+
+// ---- overlap-add with FFTW called from here, one block at a time ----------------------------
+// The whole overlap-add of the lines x (G, n, Ws) with one kernel spectrum (or one per line,
+// per_line) in a single call, block by block on one block's buffers (L x W reals and the
+// spectrum, which stay in the L1/L2 caches): fill (copy, cast, zero tail), FFTW's forward
+// transform, the spectral product with the scale, FFTW's inverse, and the head/tail addition
+// into the kept window of out (G, E, Wo), without the GIL and without returning to Python.
+// The two plans (one block: L points, W interleaved lines, stride W) and FFTW's new-array
+// execute functions come in as addresses from sigconv.backends._pyfftw, which makes them in
+// the FFTW library pyFFTW loaded (FFTW's new-array execute is safe to call from several threads
+// on one plan, with buffers aligned as the plan's were: 64 bytes here and there).
+//
+// The blocks are split into one contiguous piece per thread. A piece's first block assigns its
+// head; the tail of the block before it (another piece's last) is added after the join. With
+// the output in the transforms' dtype (the caller's condition for more than one thread) each
+// such sample is then the same single addition as in the one-thread order, so the result does
+// not depend on the thread count.
+
+template <class T>
+struct AlignedBuf {
+    T* p = nullptr;
+    explicit AlignedBuf(std::ptrdiff_t n) {
+        const size_t bytes = (sizeof(T) * static_cast<size_t>(std::max<std::ptrdiff_t>(n, 1)) +
+                              63) / 64 * 64;
+        p = static_cast<T*>(std::aligned_alloc(64, bytes));
+        if (p == nullptr) throw std::bad_alloc();
+    }
+    ~AlignedBuf() { std::free(p); }
+    AlignedBuf(const AlignedBuf&) = delete;
+    AlignedBuf& operator=(const AlignedBuf&) = delete;
+};
+
+struct FFTWBlockPlans {
+    void* forward;         // fftw(f)_plan of the r2c transform of one block
+    void* inverse;         // and of its c2r inverse
+    void* exec_forward;    // fftw(f)_execute_dft_r2c
+    void* exec_inverse;    // fftw(f)_execute_dft_c2r
+};
+
+// Pieces per thread of oa_fftw: a few, so that a thread the VM descheduled leaves only a small
+// share to wait for; each piece boundary costs one tail added after the join.
+constexpr int OA_PIECES_PER_THREAD = 4;
+
+template <class T, class O, class S>
+bool oa_fftw_typed(O* out, const S* x, const T* H, const FFTWBlockPlans& fp, std::ptrdiff_t G,
+                   std::ptrdiff_t n, std::ptrdiff_t Ws, std::ptrdiff_t W, std::ptrdiff_t L,
+                   std::ptrdiff_t B, std::ptrdiff_t s, std::ptrdiff_t e, std::ptrdiff_t w0,
+                   std::ptrdiff_t Wo, bool per_line, T scale, int threads, bool check_finite) {
+    using Exec = void (*)(void*, T*, T*);    // (plan, in, out); complex as interleaved pairs
+    const Exec forward = reinterpret_cast<Exec>(fp.exec_forward);
+    const Exec inverse = reinterpret_cast<Exec>(fp.exec_inverse);
+    const std::ptrdiff_t nb = (n + B - 1) / B, tail = L - B, F = L / 2 + 1, E = e - s;
+    const std::ptrdiff_t units = G * nb;
+    std::atomic<bool> bad{false};
+    std::mutex carry_lock;
+    std::vector<std::pair<std::ptrdiff_t, std::vector<T>>> carries;   // (unit, its tail)
+    parallel_for(units, threads, [&](std::ptrdiff_t u0, std::ptrdiff_t u1) {
+        AlignedBuf<T> in(L * W), spec(2 * F * W), prev(tail * W);
+        for (std::ptrdiff_t u = u0; u < u1; ++u) {
+            if (bad.load(std::memory_order_relaxed)) return;
+            const std::ptrdiff_t g = u / nb, k = u % nb;
+            const std::ptrdiff_t first = k * B;
+            const std::ptrdiff_t rows = std::max<std::ptrdiff_t>(0, std::min(B, n - first));
+            const S* src = x + (g * n + std::min(first, n)) * Ws;
+            bool fin = true;
+            if (Ws == W) {
+                if (check_finite) fin = copy_cast_checked(in.p, src, rows * W);
+                else copy_cast(in.p, src, rows * W);
+            } else {
+                for (std::ptrdiff_t l = 0; l < rows; ++l) {
+                    if (check_finite)
+                        fin = copy_cast_checked(in.p + l * W, src + l * Ws, Ws) && fin;
+                    else
+                        copy_cast(in.p + l * W, src + l * Ws, Ws);
+                    zero(in.p + l * W + Ws, W - Ws);
+                }
+            }
+            if (!fin) {
+                bad.store(true, std::memory_order_relaxed);
+                return;
+            }
+            zero(in.p + rows * W, (L - rows) * W);
+            forward(fp.forward, in.p, spec.p);
+            cmul_range<T>(spec.p, spec.p, H + (per_line ? g : 0) * 2 * F * W, F * W, 1, 0,
+                          F * W, scale, scale != T(1));
+            inverse(fp.inverse, spec.p, in.p);
+            // the head takes the previous block's tail, unless that block is another
+            // piece's last: then the head is assigned and that tail added after the join
+            O* og = out + g * E * Wo;
+            const bool take = k > 0 && u > u0 && tail > 0;
+            oa_add_block<T, O>(og, in.p, take ? prev.p : nullptr, first, B, tail, s, e, W, w0,
+                               Wo);
+            if (tail == 0) continue;
+            const T* t = in.p + B * W;
+            if (k == nb - 1) {
+                oa_add_block<T, O>(og, t, nullptr, first + B, tail, 0, s, e, W, w0, Wo);
+            } else if (u == u1 - 1) {
+                std::lock_guard<std::mutex> hold(carry_lock);
+                carries.emplace_back(u, std::vector<T>(t, t + tail * W));
+            } else {
+                std::memcpy(static_cast<void*>(prev.p), t, sizeof(T) * static_cast<size_t>(tail * W));
+            }
+        }
+    }, OA_PIECES_PER_THREAD);
+    if (bad.load()) return false;
+    // the tails of pieces' last blocks, onto the next block's head (a + b == b + a: the same
+    // bits as the one-thread order, where the head takes the tail in oa_add_block)
+    for (const auto& [u, t] : carries) {
+        const std::ptrdiff_t g = u / nb, q0 = (u % nb + 1) * B;
+        O* og = out + g * E * Wo;
+        const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, s - q0);
+        const std::ptrdiff_t j1 = std::min<std::ptrdiff_t>(tail, e - q0);
+        for (std::ptrdiff_t j = j0; j < j1; ++j) {
+            O* o = og + (q0 + j - s) * Wo;
+            const T* tj = t.data() + j * W + w0;
+            for (std::ptrdiff_t i = 0; i < Wo; ++i) o[i] = static_cast<O>(o[i] + tj[i]);
+        }
+    }
+    return true;
+}
+
+bool oa_fftw(py::array out, py::array x, py::array H, std::ptrdiff_t L, std::ptrdiff_t B,
+             std::ptrdiff_t s, std::ptrdiff_t w0, bool per_line, double scale, py::tuple plans,
+             int threads, bool check_finite) {
+    const char* fn = "oa_fftw";
+    require(out.writeable(), fn, "out must be writeable");
+    require(c_contiguous(out) && c_contiguous(x) && c_contiguous(H), fn,
+            "arrays must be C-contiguous");
+    require(out.ndim() == 3 && x.ndim() == 3 && H.ndim() == 3, fn,
+            "out must be (G, E, Wo), x (G, n, Ws), H (1 or G, L // 2 + 1, W)");
+    require(plans.size() == 4, fn, "plans must be (forward, inverse, execute_r2c, execute_c2r)");
+    const std::ptrdiff_t G = x.shape(0), n = x.shape(1), Ws = x.shape(2);
+    const std::ptrdiff_t E = out.shape(1), Wo = out.shape(2), W = H.shape(2);
+    require(out.shape(0) == G && H.shape(0) == (per_line ? G : 1) && H.shape(1) == L / 2 + 1 &&
+                Ws <= W && B >= 1 && L - B >= 0 && L - B <= B && s >= 0 && w0 >= 0 &&
+                w0 + Wo <= W && n >= 1,
+            fn, "shapes do not match");
+    FFTWBlockPlans fp{};
+    void** slots[4] = {&fp.forward, &fp.inverse, &fp.exec_forward, &fp.exec_inverse};
+    for (size_t i = 0; i < 4; ++i) {
+        *slots[i] = reinterpret_cast<void*>(plans[i].cast<std::uintptr_t>());
+        require(*slots[i] != nullptr, fn, "a plan or function address is null");
+    }
+    const py::dtype hd = H.dtype(), od = out.dtype();
+    const bool dbl = is_type<c128>(hd);
+    require(dbl || is_type<c64>(hd), fn, "H must be complex64 or complex128");
+    const bool out_same = dbl ? is_type<double>(od) : is_type<float>(od);
+    require(out_same || (dbl && is_type<float>(od)), fn,
+            "out must be float64 or float32 for complex128 H, float32 for complex64");
+    if (!out_same) threads = 1;     // (the tails added after a join would round differently)
+    void* op = out.mutable_data();
+    const void* xp = x.data();
+    const void* hp = H.data();
+    const std::ptrdiff_t e = s + E;
+    bool result = true;
+    const bool ok = dispatch(dbl ? py::dtype::of<double>() : py::dtype::of<float>(), x.dtype(),
+                             [&](auto dtag, auto stag) {
+        using T = decltype(dtag);
+        using S = decltype(stag);
+        if constexpr (std::is_floating_point_v<T>) {
+            py::gil_scoped_release nogil;
+            if (out_same)
+                result = oa_fftw_typed<T, T, S>(static_cast<T*>(op), static_cast<const S*>(xp),
+                                                static_cast<const T*>(hp), fp, G, n, Ws, W, L, B,
+                                                s, e, w0, Wo, per_line, static_cast<T>(scale),
+                                                threads, check_finite);
+            else
+                result = oa_fftw_typed<T, float, S>(
+                    static_cast<float*>(op), static_cast<const S*>(xp), static_cast<const T*>(hp),
+                    fp, G, n, Ws, W, L, B, s, e, w0, Wo, per_line, static_cast<T>(scale), threads,
+                    check_finite);
+        }
+    });
+    if (!ok)
+        require(false, fn, "unsupported source dtype " + std::string(py::str(x.dtype())));
+    return result;
+}
+
+// The transforms of oa_fftw alone (benchmarks: the bare FFTW transforms a convolution needs):
+// `count` forward and inverse one-block transforms on zeroed buffers, split over the threads as
+// oa_fftw splits its blocks.
+void oa_fftw_transforms(py::tuple plans, std::ptrdiff_t L, std::ptrdiff_t W, std::ptrdiff_t count,
+                        bool single, int threads) {
+    const char* fn = "oa_fftw_transforms";
+    require(plans.size() == 4 && L >= 2 && W >= 1 && count >= 0, fn, "bad arguments");
+    FFTWBlockPlans fp{};
+    void** slots[4] = {&fp.forward, &fp.inverse, &fp.exec_forward, &fp.exec_inverse};
+    for (size_t i = 0; i < 4; ++i) {
+        *slots[i] = reinterpret_cast<void*>(plans[i].cast<std::uintptr_t>());
+        require(*slots[i] != nullptr, fn, "a plan or function address is null");
+    }
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        using Exec = void (*)(void*, T*, T*);
+        const Exec forward = reinterpret_cast<Exec>(fp.exec_forward);
+        const Exec inverse = reinterpret_cast<Exec>(fp.exec_inverse);
+        const std::ptrdiff_t F = L / 2 + 1;
+        py::gil_scoped_release nogil;
+        parallel_for(count, threads, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+            AlignedBuf<T> in(L * W), spec(2 * F * W);
+            zero(in.p, L * W);
+            for (std::ptrdiff_t u = b; u < e; ++u) {
+                forward(fp.forward, in.p, spec.p);
+                inverse(fp.inverse, spec.p, in.p);
+            }
+        }, OA_PIECES_PER_THREAD);
+    };
+    if (single) run(float{});
+    else run(double{});
+}
+
+// ---- FFTW's planner lock -------------------------------------------------------------------
+// FFTW's planner is not thread-safe, and the OpenMP build of FFTW in pyFFTW's wheels makes
+// fftw_make_planner_thread_safe a no-op (measured: four threads planning crashed 5 runs in
+// 5 with or without it). sigconv installs these two functions as FFTW's planner hooks
+// (fftw_set_planner_hooks, in each precision) when pyfftw is imported, before any plan: every
+// plan made in the process then holds this mutex, pyFFTW's (under its own lock, without the
+// GIL) and the one-block plans of oa_fftw (made with the GIL held). FFTW calls no hook around
+// fftw_destroy_plan: destroy_locked destroys sigconv's one-block plans under the mutex, with
+// the GIL held (pyFFTW destroys its plans with the GIL held too, so the two never overlap).
+// Plain C functions: the hooks run on any thread without touching Python.
+std::mutex& planner_mutex() {
+    static std::mutex* m = new std::mutex();    // never destroyed: hooks may run at exit
+    return *m;
+}
+
+extern "C" void sigconv_fftw_planner_lock() { planner_mutex().lock(); }
+extern "C" void sigconv_fftw_planner_unlock() { planner_mutex().unlock(); }
+
+// In a child process forked while another thread held the mutex, nothing would release it.
+void reset_planner_mutex_in_child() { new (&planner_mutex()) std::mutex(); }
+
+void destroy_locked(std::uintptr_t destroy, py::tuple plans) {
+    require(destroy != 0, "destroy_locked", "the destroy function address is null");
+    using Destroy = void (*)(void*);
+    const Destroy fn = reinterpret_cast<Destroy>(destroy);
+    std::vector<void*> ps;
+    for (auto p : plans) ps.push_back(reinterpret_cast<void*>(p.cast<std::uintptr_t>()));
+    std::lock_guard<std::mutex> hold(planner_mutex());
+    for (void* p : ps)
+        if (p != nullptr) fn(p);
+}
+
 }  // namespace
 
 void register_fft_glue(py::module_& m) {
@@ -533,6 +784,33 @@ void register_fft_glue(py::module_& m) {
           "overlap-add accumulation of a chunk of blocks into the kept window out; with "
           "carry_in=False the chunk's first block takes no tail from carry (chunks run "
           "side by side; the caller adds the previous chunk's tail afterwards)");
+    m.def("oa_fftw", &oa_fftw, py::arg("out"), py::arg("x"), py::arg("H"), py::arg("L"),
+          py::arg("B"), py::arg("s"), py::arg("w0"), py::arg("per_line"), py::arg("scale"),
+          py::arg("plans"), py::arg("threads"), py::arg("check_finite"),
+          "the whole overlap-add of x (G, n, Ws) into out (G, E, Wo), block by block, with "
+          "FFTW's one-block plans and new-array execute functions given by address "
+          "(forward, inverse, execute_r2c, execute_c2r); False if check_finite and x holds "
+          "NaN or inf (out is then incomplete)");
+    m.def(
+        "fftw_planner_hooks",
+        [] {
+            static bool once = [] {
+#if !defined(_WIN32)
+                pthread_atfork(nullptr, nullptr, &reset_planner_mutex_in_child);
+#endif
+                return true;
+            }();
+            (void)once;
+            return py::make_tuple(
+                reinterpret_cast<std::uintptr_t>(&sigconv_fftw_planner_lock),
+                reinterpret_cast<std::uintptr_t>(&sigconv_fftw_planner_unlock));
+        },
+        "(lock, unlock): addresses of the planner hooks sigconv gives FFTW (void (*)(void))");
+    m.def("fftw_destroy_locked", &destroy_locked, py::arg("destroy"), py::arg("plans"),
+          "call FFTW's destroy function (its address) on each plan, under the planner mutex");
+    m.def("oa_fftw_transforms", &oa_fftw_transforms, py::arg("plans"), py::arg("L"),
+          py::arg("W"), py::arg("count"), py::arg("single"), py::arg("threads"),
+          "oa_fftw's transforms alone, count blocks (for the benchmarks)");
 }
 
 }  // namespace sigconv

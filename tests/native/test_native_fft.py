@@ -331,6 +331,7 @@ def test_oa_many_chunks_native_equal_twin(mode, monkeypatch):
     """Tails carried from chunk to chunk, and 'same'/'valid' windows cut across them."""
     import sigconv.backends._base as base
     monkeypatch.setattr(base, "OA_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(_fft, "OA_FFTW_BLOCKS", False)       # the chunked loop
     rng = np.random.default_rng(16)
     x, h = rng.standard_normal((2, 20_000)), rng.standard_normal((1, 101))
     got = sigconv.oaconvolve(x, h, mode, axes=[1])
@@ -348,6 +349,7 @@ def test_oa_chunks_side_by_side_equal_one_worker(dt, mode, monkeypatch):
     import sigconv.backends._base as base
     monkeypatch.setattr(base, "OA_CHUNK_BYTES", 8192)          # many chunks
     monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(_fft, "OA_FFTW_BLOCKS", False)         # the chunked loop
     side = _spy(monkeypatch, "_oa_side_by_side")
     rng = np.random.default_rng(17)
     for xs, hs, axes in (((2, 60_000), (1, 101), [1]), ((60_000, 3), (101, 1), [0]),
@@ -468,6 +470,7 @@ def test_oa_one_kernel_per_line(workers, dt, mode, monkeypatch):
     from sigconv.backends import _base as base
     monkeypatch.setattr(base, "OA_CHUNK_BYTES", 8192)
     monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(_fft, "OA_FFTW_BLOCKS", False)         # the chunked loop
     rng = np.random.default_rng(31)
     x = rng.standard_normal((5000, 3)).astype(dt)
     h = rng.standard_normal((97, 3)).astype(dt)
