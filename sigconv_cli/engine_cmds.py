@@ -67,6 +67,12 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"pyfftw unavailable: {err}")
     print(f"threads: {backends.default_workers()}")
     print(f"native core: {_native_summary()}")
+    if hasattr(b, "block_loop_error"):
+        from sigconv.engine import native_info
+        i = native_info()
+        why = b.block_loop_error() if i["loaded"] and i["enabled"] else "native core off"
+        print("overlap-add: " + ("the native core calls FFTW block by block" if why is None
+                                 else f"chunks of blocks from Python ({why})"))
     print(f"BLAS (direct 'band' variant): {_blas_summary()}")
     kept = backends.kept_output_stats()
     print(f"freed outputs of {kept['min_bytes'] >> 20} MB or more kept for reuse: up to "

@@ -186,6 +186,13 @@ class PyFFTWBackend:
     def describe(self) -> str:
         return f"pyFFTW {_fftw().__version__} (FFTW)"
 
+    def block_loop_error(self) -> str | None:
+        """Why the compiled core cannot call FFTW itself (overlap-add block by block), or
+        None when it can."""
+        if _raw_fftw(np.dtype(np.float64)) is None or _raw_fftw(np.dtype(np.float32)) is None:
+            return _raw_state.get("error") or "FFTW's functions were not found"
+        return None
+
     def block_plans(self, length: int, lines: int, dtype) -> BlockPlans | None:
         """FFTW's one-block plans for compiled loops that run the transforms themselves:
         the r2c transform of ``lines`` interleaved real lines of ``length`` points (stride

@@ -12,6 +12,10 @@ def test_info(capsys):
     assert "backend:" in out and "threads:" in out and "calibration profile:" in out
     assert "BLAS" in out
     assert "freed outputs of 32 MB or more kept for reuse: up to 4 blocks" in out
+    from sigconv.backends import get_backend
+    from sigconv.engine import native_info
+    if get_backend().name == "pyfftw" and native_info()["loaded"]:
+        assert "overlap-add: the native core calls FFTW block by block" in out
 
 
 @pytest.mark.parametrize("ext", [".npy", ".csv", ".txt"])
