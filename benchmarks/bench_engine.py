@@ -130,7 +130,7 @@ def bare_fn(x, h, plan, workers):
     if bp is not None:
         # the engine runs the whole overlap-add in the core, one block at a time with FFTW's
         # one-block plans (sigconv.engine._fft._oa_native): those transforms, nb of each
-        t = workers if nb * L >= _fft.OA_PARALLEL_MIN_POINTS else 1
+        t = workers if nb * L >= _fft.OA_BLOCKS_PARALLEL_MIN_POINTS else 1
         single = real_of(cdt) == np.float32
         return lambda: k.oa_fftw_transforms(bp.addresses, L, 1, nb, single, t)
     C = oa_chunk_blocks(nb, L * cdt.itemsize)

@@ -807,6 +807,11 @@ def _product(k, out: np.ndarray, X: np.ndarray, H: np.ndarray, scale: float, G: 
 # Real overlap-add along one axis runs as one call into the core, block by block, where the
 # backend gives FFTW's one-block plans (pyFFTW); False keeps the chunked loop below (tests).
 OA_FFTW_BLOCKS = True
+# ... on the core's threads from this many transformed points on. Measured (float64, the core
+# called directly, medians): 2 threads against 1 took 1.6-2.5x the time up to 25k points
+# (waking a sleeping worker costs 25-40 us here), 0.91-1.15x at 57-62k, 0.80-0.97x at
+# 113-124k.
+OA_BLOCKS_PARALLEL_MIN_POINTS = 1 << 16
 
 # Overlap-add runs its chunks side by side (one thread each, one-thread plans) from this many
 # transformed points on: with the transforms threaded inside each chunk instead, two workers
@@ -850,7 +855,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
         if blocks and odt.kind == "f" and odt.itemsize >= 4 else None
     bp = block_plans(L, W, ydt) if block_plans is not None else None
     if bp is not None:
-        threads = int(workers) if G * nb * L * W >= OA_PARALLEL_MIN_POINTS else 1
+        threads = int(workers) if G * nb * L * W >= OA_BLOCKS_PARALLEL_MIN_POINTS else 1
         out = fresh_array((G, e - s, Wo), odt)
         Hb = np.ascontiguousarray(H).reshape(G if per_line else 1, L // 2 + 1, W)
         if not k.oa_fftw(out, x3, Hb, L, B, s, w0, per_line, scale, bp.addresses, threads,

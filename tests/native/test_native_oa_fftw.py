@@ -60,7 +60,7 @@ def spy(monkeypatch):
 @pytest.mark.parametrize("dt", [np.float64, np.float32, np.int16, np.uint8])
 @pytest.mark.parametrize("mode", MODES)
 def test_blocks_equal_for_any_threads_and_match_oracle(dt, mode, spy, monkeypatch):
-    monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)     # threads even for small cases
+    monkeypatch.setattr(_fft, "OA_BLOCKS_PARALLEL_MIN_POINTS", 0)     # threads even for small cases
     rng = np.random.default_rng(41)
     for xs, hs, axes in CASES:
         x, h = _draw(rng, xs, dt), _draw(rng, hs, dt)
@@ -98,7 +98,7 @@ def test_integers_exact_through_blocks(spy):
 def test_float32_output_from_double_blocks_is_one_thread_bits(spy, monkeypatch):
     """A small float32 problem is transformed in float64 and written as float32: the tails
     cannot be added after a join without another rounding, so the loop keeps one thread."""
-    monkeypatch.setattr(_fft, "OA_PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(_fft, "OA_BLOCKS_PARALLEL_MIN_POINTS", 0)
     rng = np.random.default_rng(43)
     x, h = rng.standard_normal(3000).astype(np.float32), rng.standard_normal(41).astype(np.float32)
     one = sigconv.oaconvolve(x, h, workers=1)
