@@ -9,6 +9,12 @@ not run (marked '-'); scipy's direct on such cells is never what its chooser pic
     python benchmarks/bench_engine.py            # full grids (several minutes)
     python benchmarks/bench_engine.py --quick    # n <= 1e5, small images
 
+Overlap-add's bare transforms are the one-block transforms the core runs (its block loop
+calls FFTW itself, sigconv.engine._fft._oa_native); column 'bare batched' divides by the
+chunked transforms (C blocks per execute) of the loop from Python instead, the bare
+transforms of sessions up to 14, which take longer (batched 1-D plans on buffers of up to
+1 MB, against one block's buffers in cache).
+
 Column 'core off' is sigconv with its compiled core switched off (the NumPy twins of
 the native kernels, ``_native.use_native(False)``), timed in the same round-robin: the
 before/after of the compiled glue in one run. Each table ends with the load average.
@@ -93,14 +99,16 @@ def timeit_many(fns: dict, budget: float = 1.5, max_rep: int = 7) -> dict:
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def bare_transforms(x, h, plan, workers) -> float | None:
+def bare_transforms(x, h, plan, workers, blocks: bool = True) -> float | None:
     """Time of the transforms alone, with the plans the engine uses, timed alone."""
-    fn = bare_fn(x, h, plan, workers)
+    fn = bare_fn(x, h, plan, workers, blocks)
     return None if fn is None else timeit(fn)
 
 
-def bare_fn(x, h, plan, workers):
-    """The transforms alone, with the plans the engine uses (None without transforms)."""
+def bare_fn(x, h, plan, workers, blocks: bool = True):
+    """The transforms alone, with the plans the engine uses (None without transforms).
+    ``blocks``: overlap-add's one-block transforms where the engine runs its block loop in
+    the core (else, or with False, the chunks of C blocks of the loop from Python)."""
     if plan.method not in ("fft", "oa"):
         return None
     b = get_backend(plan.backend)
@@ -125,8 +133,9 @@ def bare_fn(x, h, plan, workers):
     cdt, cplx = compute_dtype(p, L * nb)
     k = _native.kernels()
     block_plans = getattr(b, "block_plans", None)
-    bp = block_plans(L, 1, real_of(cdt)) if (block_plans is not None and k is not None
-                                             and not cplx and x.ndim == 1) else None
+    bp = block_plans(L, 1, real_of(cdt)) if (blocks and block_plans is not None
+                                             and k is not None and not cplx
+                                             and x.ndim == 1) else None
     if bp is not None:
         # the engine runs the whole overlap-add in the core, one block at a time with FFTW's
         # one-block plans (sigconv.engine._fft._oa_native): those transforms, nb of each
@@ -202,10 +211,15 @@ def cell(x, h, workers):
     if bf is not None:
         pair = timeit_many({"s": lambda: sigconv.convolve(x, h), "b": bf})
         row["bare_pair"] = pair["s"] / pair["b"]
+    # the chunked transforms (C blocks per execute) of the loop from Python: the bare
+    # transforms of sessions up to 14, and of the core switched off
+    row["bare_batched"] = row["bare"]
+    if plan.method == "oa" and bf is not None:
+        row["bare_batched"] = bare_transforms(x, h, plan, workers, blocks=False)
     with _native.use_native(False):
         plan_off = sigconv.explain(x, h)
-    row["bare_off"] = bare_transforms(x, h, plan_off, workers) if (
-        plan_off.method, plan_off.block) != (plan.method, plan.block) else row["bare"]
+    row["bare_off"] = bare_transforms(x, h, plan_off, workers, blocks=False) if (
+        plan_off.method, plan_off.block) != (plan.method, plan.block) else row["bare_batched"]
     return row
 
 
@@ -238,15 +252,16 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     ns = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6, 10**7]
     ms = [3, 31, 301, 3001, 30001, 300001]
-    speedups, regrets, bares, pairs = [], [], [], []
+    speedups, regrets, bares, pairs, batched = [], [], [], [], []
     off_speedups, off_bares = [], []
     print(f"# load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; "
           f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')}; "
           f"freed outputs kept for reuse: {'no' if args.no_reuse else 'yes'}")
     if not args.skip_1d:
         print("\n| dtype | n | m | sigconv | scipy | speedup | method | direct | fft | oa "
-              "| regret | bare ratio | bare paired | core off | speedup off | bare off |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| regret | bare ratio | bare paired | bare batched | core off | speedup off "
+              "| bare off |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for dt in (np.float64, np.float32):
             for n in ns:
                 x = rng.standard_normal(n).astype(dt)
@@ -264,6 +279,9 @@ def main(argv=None) -> int:
                     bp = r["bare_pair"]
                     if bp:
                         pairs.append(bp)
+                    bb = r["sigconv"] / r["bare_batched"] if r["bare_batched"] else None
+                    if bb:
+                        batched.append(bb)
                     off_speedups.append(r["scipy"] / r["off"])
                     bo = r["off"] / r["bare_off"] if r["bare_off"] else None
                     if bo:
@@ -276,7 +294,8 @@ def main(argv=None) -> int:
                           f"{fmt(r['scipy'])} | {sp:.2f} | {meth} | {fmt(f.get('direct'))} | "
                           f"{fmt(f.get('fft'))} | {fmt(f.get('oa'))} | {r['regret']:.2f} | "
                           f"{'-' if br is None else f'{br:.2f}'} | "
-                          f"{'-' if bp is None else f'{bp:.2f}'} | {fmt(r['off'])} | "
+                          f"{'-' if bp is None else f'{bp:.2f}'} | "
+                          f"{'-' if bb is None else f'{bb:.2f}'} | {fmt(r['off'])} | "
                           f"{r['scipy'] / r['off']:.2f} | {'-' if bo is None else f'{bo:.2f}'} |",
                           flush=True)
         g = math.exp(statistics.fmean(math.log(s) for s in speedups))
@@ -291,6 +310,11 @@ def main(argv=None) -> int:
             print(f"transform cells timed in pairs with their bare transforms: sigconv/bare "
                   f"median {statistics.median(pairs):.2f}, max {max(pairs):.2f} "
                   f"({sum(b <= 1.2 for b in pairs)} of {len(pairs)} within 1.2x)")
+        if batched:
+            print(f"the same against the chunked transforms (C blocks per execute, the bare "
+                  f"transforms up to session 14): median {statistics.median(batched):.2f}, "
+                  f"max {max(batched):.2f} ({sum(b <= 1.2 for b in batched)} of "
+                  f"{len(batched)} within 1.2x)")
         go = math.exp(statistics.fmean(math.log(s) for s in off_speedups))
         print(f"core off, same run: geometric-mean speedup {go:.2f}x; slowest "
               f"{min(off_speedups):.2f}x; sigconv/bare median "
