@@ -295,6 +295,18 @@ def _thread_safe_planner() -> None:
     _raw_state["safe"] = safe
 
 
+def _after_fork_in_child() -> None:
+    """New locks in a forked child: a lock another thread of the parent held at the fork
+    would never be released there (the core's planner mutex is renewed by the core)."""
+    global _init_lock, _raw_lock
+    _init_lock = threading.Lock()
+    _raw_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _raw_fftw(dtype: np.dtype) -> _RawFFTW | None:
     """FFTW's functions for float32 or float64 transforms, or None where they cannot be
     reached (see :func:`_pyfftw_library` and :func:`_thread_safe_planner`); the reason is
