@@ -20,9 +20,10 @@ pytestmark = pytest.mark.skipif(
 MODES = ["full", "same", "valid"]
 # (x shape, h shape, axes): one long line (blocks split mid-line between pieces), lines with
 # one kernel, a kernel per line, columns after the cut axis (interleaved transforms), a kernel
-# per column, a two-tap kernel (one-sample tails)
+# per column, a two-tap kernel (one-sample tails), a kernel per line of columns
 CASES = [((100_003,), (640,), None), ((40, 5000), (1, 101), [1]), ((3, 50_000), (3, 97), [1]),
-         ((60_000, 3), (101, 1), [0]), ((20_000, 4), (77, 4), [0]), ((30_001,), (2,), None)]
+         ((60_000, 3), (101, 1), [0]), ((20_000, 4), (77, 4), [0]), ((30_001,), (2,), None),
+         ((2, 20_000, 3), (2, 77, 3), [1])]
 
 
 def _draw(rng, shape, dt):
