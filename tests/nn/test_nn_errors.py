@@ -3,44 +3,43 @@
 import numpy as np
 import pytest
 
-from sigconv import nn
-from sigconv import InputError, InputTypeError
+from sigconv import InputError, InputTypeError, nn
 
 X = np.ones((2, 4, 6, 6))
 W = np.ones((6, 2, 3, 3))       # groups=2 unless a case says otherwise
 
 
 @pytest.mark.parametrize("kwargs,exc,quoted", [
-    (dict(groups=3), ValueError, "(4) not divisible by groups (3)"),
-    (dict(w=np.ones((5, 2, 3, 3))), ValueError, "(5, weight shape (5, 2, 3, 3)) not divisible"),
-    (dict(w=np.ones((6, 4, 3, 3))), ValueError, "expects 8 input channels"),
-    (dict(w=np.ones((6, 2, 9, 3))), ValueError, "kernel larger than the padded input"),
-    (dict(dilation=4), ValueError, "reaches 9 samples, the padded input has 6"),
-    (dict(stride=0), ValueError, "stride must be positive, not 0"),
-    (dict(stride=(1, -1)), ValueError, "stride must be positive, not (1, -1)"),
-    (dict(stride=(1, 2, 3)), ValueError, "tuple of 2 integers, not (1, 2, 3)"),
-    (dict(stride=1.5), TypeError, "1.5"),
-    (dict(dilation=0), ValueError, "dilation must be positive, not 0"),
-    (dict(padding=-1), ValueError, "padding must be non-negative, not -1"),
-    (dict(padding="full"), ValueError, "not 'full'"),
-    (dict(padding="same", stride=2), ValueError, "'same' is not supported for strided "
-                                                 "convolutions (stride=(2, 2))"),
-    (dict(padding_mode="mirror"), ValueError, "not 'mirror'"),
-    (dict(padding=6, padding_mode="reflect"), ValueError, "padding ((6, 6), (6, 6))"),
-    (dict(padding=7, padding_mode="circular"), ValueError, "'circular' needs padding <="),
-    (dict(x=np.ones((4, 6, 6, 6, 6))), ValueError, "got shape (4, 6, 6, 6, 6)"),
-    (dict(x=np.ones((6, 6))), ValueError, "got shape (6, 6)"),
-    (dict(w=np.ones((6, 2, 3))), ValueError, "got shape (6, 2, 3)"),
-    (dict(x=np.ones((2, 4, 6, 6), np.int64)), TypeError, "dtype 'int64'"),
-    (dict(x=np.ones((2, 4, 6, 6), np.float16)), TypeError, "dtype 'float16'"),
-    (dict(x=np.ones((2, 4, 6, 6), np.complex128)), TypeError, "dtype 'complex128'"),
-    (dict(x=np.ones((2, 4, 6, 6), np.float32)), TypeError,
+    ({"groups": 3}, ValueError, "(4) not divisible by groups (3)"),
+    ({"w": np.ones((5, 2, 3, 3))}, ValueError, "(5, weight shape (5, 2, 3, 3)) not divisible"),
+    ({"w": np.ones((6, 4, 3, 3))}, ValueError, "expects 8 input channels"),
+    ({"w": np.ones((6, 2, 9, 3))}, ValueError, "kernel larger than the padded input"),
+    ({"dilation": 4}, ValueError, "reaches 9 samples, the padded input has 6"),
+    ({"stride": 0}, ValueError, "stride must be positive, not 0"),
+    ({"stride": (1, -1)}, ValueError, "stride must be positive, not (1, -1)"),
+    ({"stride": (1, 2, 3)}, ValueError, "tuple of 2 integers, not (1, 2, 3)"),
+    ({"stride": 1.5}, TypeError, "1.5"),
+    ({"dilation": 0}, ValueError, "dilation must be positive, not 0"),
+    ({"padding": -1}, ValueError, "padding must be non-negative, not -1"),
+    ({"padding": "full"}, ValueError, "not 'full'"),
+    ({"padding": "same", "stride": 2}, ValueError,
+     "'same' is not supported for strided convolutions (stride=(2, 2))"),
+    ({"padding_mode": "mirror"}, ValueError, "not 'mirror'"),
+    ({"padding": 6, "padding_mode": "reflect"}, ValueError, "padding ((6, 6), (6, 6))"),
+    ({"padding": 7, "padding_mode": "circular"}, ValueError, "'circular' needs padding <="),
+    ({"x": np.ones((4, 6, 6, 6, 6))}, ValueError, "got shape (4, 6, 6, 6, 6)"),
+    ({"x": np.ones((6, 6))}, ValueError, "got shape (6, 6)"),
+    ({"w": np.ones((6, 2, 3))}, ValueError, "got shape (6, 2, 3)"),
+    ({"x": np.ones((2, 4, 6, 6), np.int64)}, TypeError, "dtype 'int64'"),
+    ({"x": np.ones((2, 4, 6, 6), np.float16)}, TypeError, "dtype 'float16'"),
+    ({"x": np.ones((2, 4, 6, 6), np.complex128)}, TypeError, "dtype 'complex128'"),
+    ({"x": np.ones((2, 4, 6, 6), np.float32)}, TypeError,
      "weight has dtype 'float64' but input has 'float32'"),
-    (dict(bias=np.ones(6, np.float32)), TypeError, "bias has dtype 'float32'"),
-    (dict(bias=np.ones(5)), ValueError, "bias must have shape (6,)"),
-    (dict(groups=0), ValueError, "groups must be a positive integer, not 0"),
-    (dict(method="winograd"), ValueError, "not 'winograd'"),
-    (dict(x=np.ones((2, 4, 0, 6))), ValueError, "empty input or weight"),
+    ({"bias": np.ones(6, np.float32)}, TypeError, "bias has dtype 'float32'"),
+    ({"bias": np.ones(5)}, ValueError, "bias must have shape (6,)"),
+    ({"groups": 0}, ValueError, "groups must be a positive integer, not 0"),
+    ({"method": "winograd"}, ValueError, "not 'winograd'"),
+    ({"x": np.ones((2, 4, 0, 6))}, ValueError, "empty input or weight"),
 ])
 def test_errors_quote_the_values(kwargs, exc, quoted):
     x = kwargs.pop("x", X)

@@ -40,18 +40,18 @@ def check_gradients(nsp, x, w, b, opts, gx, gw, gb, r):
 
 CASES = [
     # nsp, x shape, w shape, options
-    (1, (2, 4, 9), (6, 2, 3), dict(stride=2, padding=2, dilation=1, groups=2,
-                                   padding_mode="reflect")),
-    (1, (1, 3, 8), (6, 1, 4), dict(stride=1, padding="same", dilation=2, groups=3,
-                                   padding_mode="circular")),
-    (2, (2, 2, 6, 5), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2),
-                                         groups=1, padding_mode="replicate")),
-    (2, (1, 4, 5, 6), (4, 1, 3, 3), dict(stride=1, padding=1, dilation=1, groups=4,
-                                         padding_mode="zeros")),
-    (2, (1, 2, 5, 5), (2, 1, 2, 2), dict(stride=3, padding=((1, 0), (0, 2)), dilation=2,
-                                         groups=2, padding_mode="circular")),
-    (3, (1, 2, 4, 3, 4), (2, 2, 2, 2, 3), dict(stride=(1, 2, 1), padding=1, dilation=1,
-                                               groups=1, padding_mode="reflect")),
+    (1, (2, 4, 9), (6, 2, 3), {"stride": 2, "padding": 2, "dilation": 1, "groups": 2,
+                               "padding_mode": "reflect"}),
+    (1, (1, 3, 8), (6, 1, 4), {"stride": 1, "padding": "same", "dilation": 2, "groups": 3,
+                               "padding_mode": "circular"}),
+    (2, (2, 2, 6, 5), (3, 2, 3, 2), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2),
+                                     "groups": 1, "padding_mode": "replicate"}),
+    (2, (1, 4, 5, 6), (4, 1, 3, 3), {"stride": 1, "padding": 1, "dilation": 1, "groups": 4,
+                                     "padding_mode": "zeros"}),
+    (2, (1, 2, 5, 5), (2, 1, 2, 2), {"stride": 3, "padding": ((1, 0), (0, 2)), "dilation": 2,
+                                     "groups": 2, "padding_mode": "circular"}),
+    (3, (1, 2, 4, 3, 4), (2, 2, 2, 2, 3), {"stride": (1, 2, 1), "padding": 1, "dilation": 1,
+                                           "groups": 1, "padding_mode": "reflect"}),
 ]
 
 
@@ -109,7 +109,7 @@ def test_conv2d_layer_forward_backward_and_a_training_step():
     assert np.array_equal(again.weight, layer.weight)
     x = rng.standard_normal((2, 3, 7, 6))
     y = layer(x)
-    opts = dict(stride=2, padding=1, padding_mode="reflect")
+    opts = {"stride": 2, "padding": 1, "padding_mode": "reflect"}
     np.testing.assert_allclose(y, conv_naive(x, layer.weight, layer.bias, **opts), atol=1e-12)
     r = rng.standard_normal(y.shape)
     gx = layer.backward(r)
