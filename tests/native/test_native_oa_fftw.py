@@ -1,5 +1,5 @@
 """The compiled overlap-add that calls FFTW itself, block by block (core ``oa_fftw``), against
-scipy's direct sums, the chunked loop it replaces, and the NumPy twin; its bits for 1, 2 and 3
+scipy's direct sums, the chunked loop it replaces, and the NumPy twin; its bits for 1 to 4
 threads; its plans (``block_plans`` of the pyFFTW backend) and its argument checks."""
 
 import threading
@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.signal as ss
+from test_native_fft import _draw
+from test_native_fft import _oracle_conv as _oracle
 
 import sigconv
 from sigconv.backends import available_backends, clear_plan_cache, get_backend
@@ -24,24 +25,6 @@ MODES = ["full", "same", "valid"]
 CASES = [((100_003,), (640,), None), ((40, 5000), (1, 101), [1]), ((3, 50_000), (3, 97), [1]),
          ((60_000, 3), (101, 1), [0]), ((20_000, 4), (77, 4), [0]), ((30_001,), (2,), None),
          ((2, 20_000, 3), (2, 77, 3), [1])]
-
-
-def _draw(rng, shape, dt):
-    if np.dtype(dt).kind in "iu":
-        return rng.integers(0, 50, shape).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
-
-
-def _oracle(x, h, mode, axes):
-    x, h = np.asarray(x, float), np.asarray(h, float)
-    if axes is None:
-        return ss.convolve(x, h, mode, method="direct")
-    (a,) = axes
-    xm, hm = np.moveaxis(x, a, -1), np.moveaxis(h, a, -1)
-    lead = np.broadcast_shapes(xm.shape[:-1], hm.shape[:-1])
-    xb, hb = np.broadcast_to(xm, lead + xm.shape[-1:]), np.broadcast_to(hm, lead + hm.shape[-1:])
-    out = np.stack([np.convolve(xb[i], hb[i], mode) for i in np.ndindex(*lead)])
-    return np.moveaxis(out.reshape(lead + out.shape[-1:]), -1, a)
 
 
 @pytest.fixture
