@@ -210,9 +210,9 @@ class PyFFTWBackend:
 # The compiled overlap-add (sigconv.engine._core.oa_fftw) runs a whole convolution without
 # the GIL, so it calls FFTW itself: FFTW's new-array execute functions on plans made here,
 # in the FFTW library pyFFTW loaded (resolved through pyFFTW's extension module, whose
-# dependencies those libraries are). FFTW's planner is made thread-safe at pyfftw's import
-# (_thread_safe_planner): pyFFTW plans without the GIL under a lock of its own, the plans
-# here are made with the GIL held, one thread each.
+# dependencies those libraries are). Every plan in the process holds the core's planner
+# mutex (_thread_safe_planner, below): pyFFTW plans without the GIL under a lock of its own,
+# the plans here are made with the GIL held, one thread each.
 
 _FFTW_MEASURE, _FFTW_DESTROY_INPUT = 0, 1
 _FFTW_ESTIMATE, _FFTW_WISDOM_ONLY = 1 << 6, 1 << 21
@@ -250,8 +250,8 @@ def _pyfftw_library():
         try:
             path = sys.modules["pyfftw.pyfftw"].__file__
             mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LOCAL", 0)
-            # PyDLL: calls keep the GIL (planning here is serialised with pyFFTW's own
-            # plan-thread setting, which also runs with the GIL)
+            # PyDLL: calls keep the GIL, so this module's planning never overlaps pyFFTW's
+            # plan destruction (done with the GIL held, outside FFTW's planner hooks)
             _raw_state["handle"] = ctypes.PyDLL(path, mode=mode)
         except (OSError, KeyError, TypeError, AttributeError) as exc:
             _raw_state["handle"] = None
@@ -312,6 +312,8 @@ def _raw_fftw(dtype: np.dtype) -> _RawFFTW | None:
     reached (see :func:`_pyfftw_library` and :func:`_thread_safe_planner`); the reason is
     kept in ``_raw_state["error"]``."""
     prefix = "fftwf" if dtype == np.dtype(np.float32) else "fftw"
+    if prefix in _raw_state:                  # found (or not) before: no lock per call
+        return _raw_state[prefix]
     _fftw()
     with _raw_lock:
         if prefix not in _raw_state:

@@ -827,7 +827,7 @@ def _oa_native(k, p: Problem, x: np.ndarray, H: np.ndarray, fx, inv, layout: tup
 
     With FFTW's own functions at hand (``blocks``: real transforms along the one axis, and
     ``backend.block_plans`` gives one-block plans), the whole convolution is one call into the
-    core, block by block on buffers that stay in cache (:func:`_oa_blocks`). Otherwise, per
+    core, block by block on buffers that stay in cache (``_core.oa_fftw``). Otherwise, per
     chunk of C blocks, one pass fills the
     blocks (copy, cast, zero padding), one pass forms the spectral product with the scale,
     and one pass adds each block's head and the previous block's tail straight into the

@@ -547,6 +547,18 @@ struct FFTWBlockPlans {
     void* exec_inverse;    // fftw(f)_execute_dft_c2r
 };
 
+// The four addresses of a (forward, inverse, execute_r2c, execute_c2r) tuple, none null.
+FFTWBlockPlans block_plans_of(const char* fn, const py::tuple& plans) {
+    require(plans.size() == 4, fn, "plans must be (forward, inverse, execute_r2c, execute_c2r)");
+    FFTWBlockPlans fp{};
+    void** slots[4] = {&fp.forward, &fp.inverse, &fp.exec_forward, &fp.exec_inverse};
+    for (size_t i = 0; i < 4; ++i) {
+        *slots[i] = reinterpret_cast<void*>(plans[i].cast<std::uintptr_t>());
+        require(*slots[i] != nullptr, fn, "a plan or function address is null");
+    }
+    return fp;
+}
+
 // Pieces per thread of oa_fftw: a few, so that a thread the VM descheduled leaves only a small
 // share to wait for; each piece boundary costs one tail added after the join.
 constexpr int OA_PIECES_PER_THREAD = 4;
@@ -638,19 +650,13 @@ bool oa_fftw(py::array out, py::array x, py::array H, std::ptrdiff_t L, std::ptr
             "arrays must be C-contiguous");
     require(out.ndim() == 3 && x.ndim() == 3 && H.ndim() == 3, fn,
             "out must be (G, E, Wo), x (G, n, Ws), H (1 or G, L // 2 + 1, W)");
-    require(plans.size() == 4, fn, "plans must be (forward, inverse, execute_r2c, execute_c2r)");
     const std::ptrdiff_t G = x.shape(0), n = x.shape(1), Ws = x.shape(2);
     const std::ptrdiff_t E = out.shape(1), Wo = out.shape(2), W = H.shape(2);
     require(out.shape(0) == G && H.shape(0) == (per_line ? G : 1) && H.shape(1) == L / 2 + 1 &&
                 Ws <= W && B >= 1 && L - B >= 0 && L - B <= B && s >= 0 && w0 >= 0 &&
                 w0 + Wo <= W && n >= 1,
             fn, "shapes do not match");
-    FFTWBlockPlans fp{};
-    void** slots[4] = {&fp.forward, &fp.inverse, &fp.exec_forward, &fp.exec_inverse};
-    for (size_t i = 0; i < 4; ++i) {
-        *slots[i] = reinterpret_cast<void*>(plans[i].cast<std::uintptr_t>());
-        require(*slots[i] != nullptr, fn, "a plan or function address is null");
-    }
+    const FFTWBlockPlans fp = block_plans_of(fn, plans);
     const py::dtype hd = H.dtype(), od = out.dtype();
     const bool dbl = is_type<c128>(hd);
     require(dbl || is_type<c64>(hd), fn, "H must be complex64 or complex128");
@@ -692,13 +698,8 @@ bool oa_fftw(py::array out, py::array x, py::array H, std::ptrdiff_t L, std::ptr
 void oa_fftw_transforms(py::tuple plans, std::ptrdiff_t L, std::ptrdiff_t W, std::ptrdiff_t count,
                         bool single, int threads) {
     const char* fn = "oa_fftw_transforms";
-    require(plans.size() == 4 && L >= 2 && W >= 1 && count >= 0, fn, "bad arguments");
-    FFTWBlockPlans fp{};
-    void** slots[4] = {&fp.forward, &fp.inverse, &fp.exec_forward, &fp.exec_inverse};
-    for (size_t i = 0; i < 4; ++i) {
-        *slots[i] = reinterpret_cast<void*>(plans[i].cast<std::uintptr_t>());
-        require(*slots[i] != nullptr, fn, "a plan or function address is null");
-    }
+    require(L >= 2 && W >= 1 && count >= 0, fn, "bad arguments");
+    const FFTWBlockPlans fp = block_plans_of(fn, plans);
     auto run = [&](auto tag) {
         using T = decltype(tag);
         using Exec = void (*)(void*, T*, T*);
